@@ -1,0 +1,1 @@
+"""jaxneq.langevin (units: k_B = 1)."""

@@ -1,0 +1,1 @@
+"""jaxneq.models (units: k_B = 1)."""

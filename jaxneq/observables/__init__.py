@@ -1,0 +1,1 @@
+"""jaxneq.observables (units: k_B = 1)."""
