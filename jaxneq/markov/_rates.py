@@ -1,4 +1,4 @@
-"""Rate representations of continuous-time Markov chains (units: k_B = 1).
+r"""Rate representations of continuous-time Markov chains (units: k_B = 1).
 
 Conventions (see DESIGN.md): `rates[i, j]` is the rate of the jump i -> j for i != j; the
 diagonal is ignored. A distribution `p` is a row vector and $\dot p = p Q$ with

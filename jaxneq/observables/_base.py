@@ -1,0 +1,297 @@
+r"""Streaming observables: reducers carried through `simulate`'s scan (units: k_B = 1).
+
+An observable is an `eqx.Module` with three methods:
+
+- `init(state)` or `init(state, system)` -> `acc`: the initial accumulator for the batched
+  initial state (`simulate` passes the system when `init` accepts a second argument);
+- `update(acc, before, after, system, t, dt)` -> `acc`: fold in one step from time `t` to
+  `t + dt`, `before`/`after` the batched states (use `system.position(...)` for positions
+  and `jax.vmap` of the system's methods for per-member quantities);
+- `finalise(acc, n_steps, dt)` -> value: the result stored in
+  `SimulationResult.observables[name]`.
+
+Observables that discard the first steps (`burn_in`) count their own updates in the
+accumulator, so they do not depend on the initial time `t0`. Accumulators are pytrees of
+arrays (they are checkpointed with the state).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, PyTree
+
+from .._util import as_inexact, is_concrete
+
+
+class AbstractObservable(eqx.Module):
+    """A reducer over the steps of a simulation: `init`, `update`, `finalise`.
+
+    See the module docstring for the protocol. Subclass it to write your own; `simulate`
+    knows nothing about what an observable measures.
+    """
+
+    @abc.abstractmethod
+    def init(self, state: PyTree, system: Any = None) -> PyTree:
+        """Initial accumulator for the batched initial `state`."""
+
+    @abc.abstractmethod
+    def update(
+        self, acc: PyTree, before: PyTree, after: PyTree, system: Any, t: Array, dt: Array
+    ) -> PyTree:
+        """Accumulator after one step from `before` (time t) to `after` (time t + dt)."""
+
+    @abc.abstractmethod
+    def finalise(self, acc: PyTree, n_steps: int, dt: Array) -> Any:
+        """The value reported in `SimulationResult.observables`."""
+
+
+def _check_burn_in(burn_in) -> int:
+    if isinstance(burn_in, bool) or not isinstance(burn_in, (int, np.integer)) or burn_in < 0:
+        raise ValueError(f"`burn_in` must be an int >= 0 (a number of steps), got {burn_in!r}")
+    return int(burn_in)
+
+
+def _kahan_add(total: Array, comp: Array, value: Array) -> tuple[Array, Array]:
+    """Compensated (Kahan) summation: keeps float32 time averages accurate over long runs."""
+    y = value - comp
+    new = total + y
+    comp = (new - total) - y
+    return new, comp
+
+
+class Mean(AbstractObservable):
+    r"""Time average of `fn(x)` for each ensemble member.
+
+    $\bar f_i = \frac{1}{n - n_0} \sum_{k = n_0 + 1}^{n} f(x_i(t_0 + k\,\mathrm{d}t))$: the
+    states after steps `burn_in + 1, ..., n_steps` (the initial state is not included).
+    Sums are compensated (Kahan), so float32 averages stay accurate over millions of steps.
+
+    **Arguments:**
+
+    - `fn`: function of one member's position returning an array (any shape); `None` means
+      the position itself.
+    - `burn_in`: number of initial steps to discard (an int, < `n_steps`).
+
+    **Returns** (from `simulate`): array `[b, *fn_shape]`.
+
+    **Example:**
+
+    ```python
+    obs = {"x2": jn.observables.Mean(lambda x: x**2, burn_in=1000)}
+    res = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=10_000, observables=obs)
+    res.observables["x2"]  # [b, d]
+    ```
+    """
+
+    fn: Callable | None = None
+    burn_in: int = eqx.field(default=0, static=True)
+
+    def __check_init__(self):
+        _check_burn_in(self.burn_in)
+        if self.fn is not None and not callable(self.fn):
+            raise ValueError(f"`fn` must be a callable fn(x) or None, got {self.fn!r}")
+
+    def _values(self, system, state) -> Array:
+        x = system.position(state)
+        if self.fn is None:
+            return x
+        out = jax.vmap(self.fn)(x)
+        out = jnp.asarray(out)
+        if not jnp.issubdtype(out.dtype, jnp.inexact):
+            out = out.astype(x.dtype)
+        return out
+
+    def init(self, state, system=None):
+        if system is None:
+            raise ValueError("Mean.init needs the system (simulate passes it)")
+        shape = jax.eval_shape(lambda s: self._values(system, s), state)
+        zeros = jnp.zeros(shape.shape, shape.dtype)
+        return {"n": jnp.zeros((), jnp.int32), "sum": zeros, "comp": zeros}
+
+    def update(self, acc, before, after, system, t, dt):
+        del before, t, dt
+        value = self._values(system, after)
+        if self.burn_in:
+            value = jnp.where(acc["n"] >= self.burn_in, value, jnp.zeros_like(value))
+        total, comp = _kahan_add(acc["sum"], acc["comp"], value)
+        return {"n": acc["n"] + 1, "sum": total, "comp": comp}
+
+    def finalise(self, acc, n_steps, dt):
+        del n_steps, dt
+        count = jnp.maximum(acc["n"] - self.burn_in, 0).astype(acc["sum"].dtype)
+        return (acc["sum"] - acc["comp"]) / count
+
+
+class Histogram(AbstractObservable):
+    r"""Density of visited states over the ensemble and all steps after `burn_in`.
+
+    Every member's state after each step `burn_in + 1, ..., n_steps` is binned; the result is
+    normalised to integrate to 1 over the bins ($\sum_j p_j \Delta_j = 1$), so it estimates
+    the (stationary) density restricted to the binned range. Samples outside the range are
+    counted separately and left out of the normalisation; `Histogram.outside_fraction` is
+    not reported: add a `Mean` of an indicator if that fraction matters. Counts are exact
+    64-bit integers (two uint32 words), also without `jax_enable_x64`.
+
+    **Arguments:**
+
+    - `edges`: a 1D array of increasing bin edges `[n_bins + 1]` (a 1D histogram), or a tuple
+      of two such arrays (a 2D histogram; axis k of the result is coordinate k).
+    - `burn_in`: number of initial steps to discard (an int).
+    - `coordinates`: which coordinate(s) of the flattened position of one member to bin: an
+      int for 1D (default 0, allowed only when a member has one degree of freedom unless
+      given explicitly), a pair of ints for 2D (default `(0, 1)`).
+    - `fn`: instead of `coordinates`, a projection of one member's position: for 1D it returns
+      any array whose entries are all binned (e.g. `lambda x: x[:, 0]` pools the x
+      coordinate of N particles); for 2D an array `[..., 2]` of points (e.g. `lambda x: x`
+      for `[N, 2]` positions pools all particles).
+
+    **Returns** (from `simulate`): the density, `[n_bins]` or `[n_bins_0, n_bins_1]`.
+
+    **Example:**
+
+    ```python
+    obs = {"p": jn.observables.Histogram(jnp.linspace(-3, 3, 61), burn_in=1000)}
+    res = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=20_000, observables=obs)
+    density = res.observables["p"]  # [60]
+    ```
+    """
+
+    edges: tuple[Array, ...]
+    burn_in: int = eqx.field(static=True)
+    coordinates: tuple[int, ...] | None = eqx.field(static=True)
+    fn: Callable | None
+
+    def __init__(
+        self,
+        edges: ArrayLike | Sequence[ArrayLike],
+        burn_in: int = 0,
+        *,
+        coordinates: int | Sequence[int] | None = None,
+        fn: Callable | None = None,
+    ):
+        if isinstance(edges, (tuple, list)) and len(edges) > 0 and jnp.ndim(edges[0]) == 1:
+            edge_list = tuple(as_inexact(e, "edges") for e in edges)
+        else:
+            edge_list = (as_inexact(edges, "edges"),)
+        self.edges = edge_list
+        self.burn_in = burn_in
+        if coordinates is not None:
+            coordinates = (
+                (int(coordinates),)
+                if isinstance(coordinates, (int, np.integer))
+                else tuple(int(c) for c in coordinates)
+            )
+        self.coordinates = coordinates
+        self.fn = fn
+
+    def __check_init__(self):
+        _check_burn_in(self.burn_in)
+        if len(self.edges) not in (1, 2):
+            raise ValueError(
+                f"`edges` must be one 1D array (1D histogram) or a tuple of two (2D), got "
+                f"{len(self.edges)} arrays"
+            )
+        for e in self.edges:
+            if e.ndim != 1 or e.shape[0] < 2:
+                raise ValueError(
+                    f"`edges` must be 1D arrays of at least 2 increasing bin edges, got shape "
+                    f"{e.shape}"
+                )
+            if is_concrete(e) and not bool(jnp.all(jnp.diff(e) > 0)):
+                raise ValueError("`edges` must be strictly increasing")
+        if self.coordinates is not None and len(self.coordinates) != len(self.edges):
+            raise ValueError(
+                f"`coordinates` must name {len(self.edges)} coordinate(s), one per edges array,"
+                f" got {self.coordinates}"
+            )
+        if self.fn is not None and self.coordinates is not None:
+            raise ValueError("give either `coordinates` or `fn`, not both")
+        if self.fn is not None and not callable(self.fn):
+            raise ValueError(f"`fn` must be a callable of one member's position, got {self.fn!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the density: number of bins along each axis."""
+        return tuple(int(e.shape[0]) - 1 for e in self.edges)
+
+    def _points(self, x: Array) -> Array:
+        """Points to bin, `[m, k]` (k = 1 or 2) from the batched positions `x` `[b, *event]`."""
+        k = len(self.edges)
+        b = x.shape[0]
+        if self.fn is not None:
+            out = jnp.asarray(jax.vmap(self.fn)(x))
+            if k == 1:
+                return out.reshape(-1, 1)
+            if out.shape[-1] != 2:
+                raise ValueError(
+                    f"a 2D Histogram's `fn` must return points [..., 2], got shape "
+                    f"{out.shape[1:]} for one member"
+                )
+            return out.reshape(-1, 2)
+        flat = x.reshape(b, -1)
+        size = flat.shape[1]
+        coords = self.coordinates
+        if coords is None:
+            if k == 1 and size != 1:
+                raise ValueError(
+                    f"a 1D Histogram needs one degree of freedom per member, but positions "
+                    f"have event shape {x.shape[1:]}; pass `coordinates=` (index into the "
+                    "flattened position) or `fn=` (a projection)"
+                )
+            coords = (0,) if k == 1 else (0, 1)
+        for c in coords:
+            if not -size <= c < size:
+                raise ValueError(
+                    f"`coordinates` {coords} out of range for {size} degrees of freedom"
+                )
+        return flat[:, jnp.asarray(coords)]
+
+    def _bin_index(self, points: Array) -> Array:
+        """Flat bin index of each point; `n_bins_total` for points outside the range."""
+        index = jnp.zeros(points.shape[0], jnp.int32)
+        inside = jnp.ones(points.shape[0], bool)
+        for axis, e in enumerate(self.edges):
+            p = points[:, axis]
+            e = e.astype(p.dtype)
+            n = e.shape[0] - 1
+            method = "compare_all" if n <= 256 else "scan"
+            i = jnp.searchsorted(e, p, side="right", method=method).astype(jnp.int32) - 1
+            i = jnp.where(p == e[-1], n - 1, i)  # the last edge belongs to the last bin
+            inside = inside & (i >= 0) & (i < n) & ~jnp.isnan(p)
+            index = index * n + jnp.clip(i, 0, n - 1)
+        total = int(np.prod(self.shape))
+        return jnp.where(inside, index, total)
+
+    def init(self, state, system=None):
+        del state, system
+        size = int(np.prod(self.shape)) + 1
+        zeros = jnp.zeros(size, jnp.uint32)
+        return {"n": jnp.zeros((), jnp.int32), "lo": zeros, "hi": zeros}
+
+    def update(self, acc, before, after, system, t, dt):
+        del before, t, dt
+        points = self._points(system.position(after))
+        index = self._bin_index(points)
+        size = acc["lo"].shape[0]
+        if self.burn_in:
+            index = jnp.where(acc["n"] >= self.burn_in, index, size)  # out of bounds: dropped
+        counts = jnp.zeros(size, jnp.uint32).at[index].add(jnp.uint32(1), mode="drop")
+        lo = acc["lo"] + counts
+        hi = acc["hi"] + (lo < counts).astype(jnp.uint32)  # carry on uint32 overflow
+        return {"n": acc["n"] + 1, "lo": lo, "hi": hi}
+
+    def finalise(self, acc, n_steps, dt):
+        del n_steps, dt
+        dtype = self.edges[0].dtype
+        counts = acc["hi"].astype(dtype) * 4294967296.0 + acc["lo"].astype(dtype)
+        counts = counts[:-1].reshape(self.shape)
+        widths = [jnp.diff(e) for e in self.edges]
+        volume = widths[0] if len(widths) == 1 else widths[0][:, None] * widths[1][None, :]
+        return counts / (jnp.sum(counts) * volume)

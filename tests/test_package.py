@@ -1,0 +1,23 @@
+"""Package-level claims: the public API contract exists and importing changes no JAX config."""
+
+import subprocess
+import sys
+
+import jaxneq as jn
+
+
+def test_importing_jaxneq_does_not_enable_x64():
+    code = "import jax; import jaxneq; print(jax.config.jax_enable_x64)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_version_is_a_string():
+    assert isinstance(jn.__version__, str) and jn.__version__.count(".") == 2
+
+
+def test_cli_help_lists_the_tour():
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxneq.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "tour" in out.stdout
