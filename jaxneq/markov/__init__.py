@@ -1,4 +1,4 @@
-rr"""Master equations: continuous-time Markov chains (units: k_B = 1).
+r"""Master equations: continuous-time Markov chains (units: k_B = 1).
 
 `rates[i, j]` is the rate of the jump i -> j (diagonal ignored); distributions are row
 vectors with $\dot p = p Q$. Dense `[n, n]` arrays and `EdgeRates` edge lists are both

@@ -1,1 +1,16 @@
 """jaxneq.models (units: k_B = 1)."""
+
+from ._langevin_models import (
+    bead_chain as bead_chain,
+    double_well as double_well,
+    dragged_trap as dragged_trap,
+    ornstein_uhlenbeck as ornstein_uhlenbeck,
+    two_temperature_pair as two_temperature_pair,
+)
+from ._linear import (
+    linear_coefficients as linear_coefficients,
+    linear_entropy_production_rate as linear_entropy_production_rate,
+    linear_heat_rates as linear_heat_rates,
+    linear_stationary_covariance as linear_stationary_covariance,
+    linear_stationary_samples as linear_stationary_samples,
+)

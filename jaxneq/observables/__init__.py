@@ -1,1 +1,8 @@
 """jaxneq.observables (units: k_B = 1)."""
+
+from ._thermodynamic import (
+    CurrentField as CurrentField,
+    EntropyProduction as EntropyProduction,
+    Heat as Heat,
+    Work as Work,
+)
