@@ -5,9 +5,28 @@ vectors with $\dot p = p Q$. Dense `[n, n]` arrays and `EdgeRates` edge lists ar
 accepted everywhere.
 """
 
+from ._builders import (
+    arrhenius_edge_rates as arrhenius_edge_rates,
+    arrhenius_rates as arrhenius_rates,
+)
+from ._gillespie import (
+    JumpStatistics as JumpStatistics,
+    JumpTrajectory as JumpTrajectory,
+    gillespie as gillespie,
+    gillespie_statistics as gillespie_statistics,
+)
+from ._observables import (
+    currents as currents,
+    cycle_affinity as cycle_affinity,
+    entropy_production_rate as entropy_production_rate,
+    evolve as evolve,
+    mean_first_passage_times as mean_first_passage_times,
+    relaxation_rates as relaxation_rates,
+)
 from ._rates import (
     EdgeRates as EdgeRates,
     generator as generator,
     to_dense as to_dense,
     validate_rates as validate_rates,
 )
+from ._stationary import stationary as stationary

@@ -234,8 +234,13 @@ def _solve_fwd(method, n, rate, src, dst):
 
 
 def _solve_bwd(method, n, residuals, cotangents):
+    # Compiled as one unit, so that an eager `jax.grad` does not dispatch the adjoint's loops
+    # op by op (under an outer `jit` this is an ordinary nested call).
+    return _adjoint_jit(method, n, residuals, cotangents[0])
+
+
+def _adjoint(method, n, residuals, g):
     p, factors, src, dst = residuals
-    g = cotangents[0]
     if method == "gth":
         v = _gth_adjoint(*factors, g - jnp.dot(p, g))
     elif method == "lu":
@@ -252,6 +257,7 @@ def _solve_bwd(method, n, residuals, cotangents):
 
 
 _solve.defvjp(_solve_fwd, _solve_bwd)
+_adjoint_jit = jax.jit(_adjoint, static_argnums=(0, 1))
 _solve_jit = jax.jit(_solve, static_argnums=(0, 1))
 
 
@@ -304,7 +310,9 @@ def _check_reducible(p, bad, method: str, rates: Rates):
         dense = np.asarray(rates.to_dense() if isinstance(rates, EdgeRates) else rates)
         classes = _closed_classes(dense)
         if len(classes) > 1:
-            detail = " (e.g. " + " and ".join("{" + ", ".join(map(str, c)) + "}" for c in classes) + ")"
+            detail = (
+                " (e.g. " + " and ".join("{" + ", ".join(map(str, c)) + "}" for c in classes) + ")"
+            )
     raise ValueError(_reducible_message(method, detail))
 
 
@@ -368,4 +376,3 @@ def stationary(rates: Rates, *, method: str = "auto") -> Float[Array, " n"]:
     else:
         p, bad = _solve_jit(chosen, n, rates, None, None)
     return _check_reducible(p, bad, chosen, rates)
-

@@ -1,5 +1,7 @@
 """jaxneq.models (units: k_B = 1)."""
 
+from ._four_state import four_state_chain as four_state_chain
+from ._grid_chains import grid_chain as grid_chain
 from ._langevin_models import (
     bead_chain as bead_chain,
     double_well as double_well,

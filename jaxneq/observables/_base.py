@@ -145,8 +145,11 @@ class Histogram(AbstractObservable):
       of two such arrays (a 2D histogram; axis k of the result is coordinate k).
     - `burn_in`: number of initial steps to discard (an int).
     - `coordinates`: which coordinate(s) of the flattened position of one member to bin: an
-      int for 1D (default 0, allowed only when a member has one degree of freedom unless
-      given explicitly), a pair of ints for 2D (default `(0, 1)`).
+      int for 1D, a pair of ints for 2D. By default a 1D histogram bins EVERY degree of
+      freedom of every member (for `[b, 1]` positions: the position; for N particles in 1D,
+      `[b, N, 1]`: all particles pooled), and a 2D histogram bins the points along the last
+      axis, which must have size 2 (`[b, 2]`: the position; `[b, N, 2]`: all particles
+      pooled).
     - `fn`: instead of `coordinates`, a projection of one member's position: for 1D it returns
       any array whose entries are all binned (e.g. `lambda x: x[:, 0]` pools the x
       coordinate of N particles); for 2D an array `[..., 2]` of points (e.g. `lambda x: x`
@@ -239,13 +242,15 @@ class Histogram(AbstractObservable):
         size = flat.shape[1]
         coords = self.coordinates
         if coords is None:
-            if k == 1 and size != 1:
-                raise ValueError(
-                    f"a 1D Histogram needs one degree of freedom per member, but positions "
-                    f"have event shape {x.shape[1:]}; pass `coordinates=` (index into the "
-                    "flattened position) or `fn=` (a projection)"
-                )
-            coords = (0,) if k == 1 else (0, 1)
+            if k == 1:  # every degree of freedom of every member is a sample
+                return flat.reshape(-1, 1)
+            if x.ndim >= 2 and x.shape[-1] == 2:  # points [..., 2]: pool particles
+                return x.reshape(-1, 2)
+            raise ValueError(
+                f"a 2D Histogram bins points (x, y): positions of event shape {x.shape[1:]} "
+                "do not end in an axis of size 2; pass `coordinates=(i, j)` (indices into "
+                "the flattened position) or `fn=` (a projection returning [..., 2])"
+            )
         for c in coords:
             if not -size <= c < size:
                 raise ValueError(

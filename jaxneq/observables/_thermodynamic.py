@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._util import as_inexact
+from .._util import as_inexact, is_concrete
 from ._base import AbstractObservable, _kahan_add
 
 
@@ -316,9 +316,9 @@ class CurrentField(AbstractObservable):
                     f"`edges[{i}]` must be a 1D array of at least 2 increasing bin edges, "
                     f"got shape {e.shape}"
                 )
-            if isinstance(e, jax.Array) and not isinstance(e, jax.core.Tracer):
-                if not bool(jnp.all(jnp.diff(e) > 0)):
-                    raise ValueError(f"`edges[{i}]` must be strictly increasing")
+            # numpy, not jnp: under a trace jnp ops on concrete arrays are staged as tracers
+            if is_concrete(e) and not np.all(np.diff(np.asarray(e)) > 0):
+                raise ValueError(f"`edges[{i}]` must be strictly increasing")
         if coordinates is None:
             coordinates = tuple(range(len(edges)))
         elif isinstance(coordinates, (int, np.integer)):
@@ -355,7 +355,8 @@ class CurrentField(AbstractObservable):
             )
         return flat[:, jnp.asarray(self.coordinates)]
 
-    def init(self, state):
+    def init(self, state, system=None):
+        del system
         x = _first_leaf(state)
         dtype = jnp.result_type(x.dtype, *(e.dtype for e in self.edges))
         return {

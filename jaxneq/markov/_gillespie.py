@@ -1,0 +1,437 @@
+r"""Exact stochastic simulation of master equations (Gillespie's SSA). Units: k_B = 1.
+
+`rates[i, j]` is the rate of the jump i -> j (diagonal ignored). In state $x$ the chain
+waits an exponential time of rate $\lambda_x = \sum_j r_{xj}$ (the exit rate) and then
+jumps to $j$ with probability $r_{xj}/\lambda_x$.
+
+Both entry points use a static number of jumps (or a `lax.while_loop` to a final time), so
+they compile once and `vmap` over initial states and keys: an ensemble of trajectories is
+`jax.vmap(partial(gillespie, rates, n_jumps=...))(x0s, key=keys)`.
+
+Sampling the next state: dense rates use a precomputed cumulative sum of each row and a
+binary search (`searchsorted`); `EdgeRates` are sorted by source once (CSR-like offsets),
+with a segmented cumulative sum per source state and a binary search inside the segment,
+so a jump costs $O(\log m)$ whatever the number of states.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+
+from .._util import is_concrete
+from ._observables import _edge_pairs, _pair_entropy
+from ._rates import EdgeRates, Rates, n_states, validate_rates
+
+# --------------------------------------------------------------------------------------------
+# Samplers: (state, key) -> (dwell time, next state, edge index)
+# --------------------------------------------------------------------------------------------
+
+
+class _DenseSampler(eqx.Module):
+    cumulative: Float[Array, "n n"]
+
+    def __init__(self, rates: Array):
+        self.cumulative = jnp.cumsum(rates, axis=1)
+
+    def __call__(self, x, key):
+        row = self.cumulative[x]
+        return _draw(row[-1], key, lambda u: jnp.searchsorted(row, u, side="right"), x)
+
+
+class _EdgeSampler(eqx.Module):
+    order: Int[Array, " m"]
+    dst_sorted: Int[Array, " m"]
+    cumulative: Float[Array, " m"]
+    offsets: Int[Array, " n+1"]
+    n_iter: int = eqx.field(static=True)
+
+    def __init__(self, rates: EdgeRates):
+        m = rates.src.shape[0]
+        self.order = jnp.argsort(rates.src, stable=True)
+        src_sorted = rates.src[self.order]
+        self.dst_sorted = rates.dst[self.order]
+        r = rates.offdiagonal_rate[self.order]
+        start = jnp.concatenate([jnp.ones((min(m, 1),), bool), src_sorted[1:] != src_sorted[:-1]])
+
+        def combine(left, right):
+            # Segmented sum: a segment start on the right discards what came before it.
+            fl, vl = left
+            fr, vr = right
+            return fl | fr, jnp.where(fr, vr, vl + vr)
+
+        _, self.cumulative = jax.lax.associative_scan(combine, (start, r))
+        self.offsets = jnp.searchsorted(
+            src_sorted, jnp.arange(rates.n_states + 1, dtype=src_sorted.dtype), side="left"
+        )
+        self.n_iter = max(1, int(np.ceil(np.log2(m + 1))) + 1)
+
+    def __call__(self, x, key):
+        lo0 = self.offsets[x]
+        hi0 = self.offsets[x + 1]
+        exit_rate = jnp.where(
+            hi0 > lo0,
+            self.cumulative[jnp.maximum(hi0 - 1, 0)],
+            jnp.zeros((), self.cumulative.dtype),
+        )
+
+        def search(u):
+            def body(_, lohi):
+                lo, hi = lohi
+                mid = (lo + hi) // 2
+                left = self.cumulative[mid] > u
+                active = lo < hi
+                return (
+                    jnp.where(active & ~left, mid + 1, lo),
+                    jnp.where(active & left, mid, hi),
+                )
+
+            lo, _ = jax.lax.fori_loop(0, self.n_iter, body, (lo0, jnp.maximum(hi0 - 1, lo0)))
+            return lo
+
+        dwell, k, _ = _draw(exit_rate, key, search, x)
+        k = jnp.clip(k, 0, self.order.shape[0] - 1)
+        moving = exit_rate > 0
+        return dwell, jnp.where(moving, self.dst_sorted[k], x), jnp.where(moving, self.order[k], -1)
+
+
+def _draw(exit_rate, key, search, x):
+    """Dwell time ~ Exp(exit_rate) (inf when absorbing) and the index found by `search`."""
+    k_time, k_jump = jr.split(key)
+    dtype = exit_rate.dtype
+    moving = exit_rate > 0
+    safe_exit = jnp.where(moving, exit_rate, jnp.ones((), dtype))
+    dwell = jnp.where(moving, jr.exponential(k_time, (), dtype) / safe_exit, jnp.inf)
+    # u in [0, exit): clip below exit so that some cumulative value exceeds it.
+    u = jnp.minimum(jr.uniform(k_jump, (), dtype) * safe_exit, jnp.nextafter(safe_exit, 0))
+    idx = search(u)
+    return dwell, jnp.where(moving, idx, x), idx
+
+
+def _sampler(rates: Rates):
+    if isinstance(rates, EdgeRates):
+        return _EdgeSampler(rates)
+    return _DenseSampler(rates)
+
+
+def _check_x0(x0, n: int) -> Array:
+    x0 = jnp.asarray(x0)
+    if not jnp.issubdtype(x0.dtype, jnp.integer) or x0.ndim != 0:
+        raise ValueError(
+            f"`x0` must be one integer state index (got dtype {x0.dtype}, shape {x0.shape}); "
+            "for an ensemble, jax.vmap over x0 and key"
+        )
+    if is_concrete(x0):
+        if not 0 <= int(x0) < n:
+            raise ValueError(f"`x0` = {int(x0)} is out of range: it must lie in [0, n) = [0, {n})")
+        return x0
+    return eqx.error_if(x0, (x0 < 0) | (x0 >= n), f"`x0` is out of range: it must lie in [0, {n})")
+
+
+def _check_n_jumps(n_jumps) -> int:
+    if isinstance(n_jumps, bool) or not isinstance(n_jumps, (int, np.integer)) or n_jumps < 0:
+        raise ValueError(
+            f"`n_jumps` must be a Python int >= 0 (it is static: it fixes the output shape), "
+            f"got {n_jumps!r}"
+        )
+    return int(n_jumps)
+
+
+def _check_key(key):
+    if key is None:
+        raise ValueError("`key` is required: pass e.g. key=jax.random.key(0)")
+    return key
+
+
+# --------------------------------------------------------------------------------------------
+# Full trajectories
+# --------------------------------------------------------------------------------------------
+
+
+class JumpTrajectory(eqx.Module):
+    """A jump trajectory: `states[k]` is occupied from `times[k]` to `times[k + 1]`.
+
+    - `states`: integer `[n_jumps + 1]`, `states[0] = x0`.
+    - `times`: float `[n_jumps + 1]`, jump times with `times[0] = 0`; `+inf` from the jump
+      after which the chain sits in an absorbing state (it then never leaves).
+    """
+
+    states: Int[Array, " k"]
+    times: Float[Array, " k"]
+
+
+def gillespie(rates: Rates, x0: ArrayLike, *, key: PRNGKeyArray, n_jumps: int) -> JumpTrajectory:
+    r"""One exact jump trajectory of a continuous-time Markov chain (Gillespie's SSA).
+
+    **Arguments:**
+
+    - `rates`: dense `[n, n]` array or `EdgeRates` (duplicate edges add up).
+    - `x0`: initial state, an integer scalar in `[0, n)`.
+    - `key`: a JAX PRNG key.
+    - `n_jumps`: number of jumps, a static Python int.
+
+    **Returns:** a `JumpTrajectory` with `.states` (int `[n_jumps + 1]`) and `.times`
+    (`[n_jumps + 1]`, dtype of the rates, `times[0] = 0`).
+
+    **Absorbing states** (exit rate 0): the dwell time there is $+\infty$, so every later
+    entry of `.times` is `inf` and every later entry of `.states` repeats the absorbing
+    state. Nothing is NaN.
+
+    Ensembles: `jax.vmap(lambda x, k: gillespie(rates, x, key=k, n_jumps=1000))(x0s, keys)`.
+    For long runs whose path is not needed use `gillespie_statistics`.
+
+    **Example:**
+
+    ```python
+    traj = jn.markov.gillespie(rates, 0, key=jax.random.key(0), n_jumps=100)
+    traj.states, traj.times
+    ```
+
+    Reference: D. T. Gillespie, J. Comput. Phys. 22, 403 (1976); J. Phys. Chem. 81, 2340
+    (1977).
+    """
+    n_jumps = _check_n_jumps(n_jumps)
+    key = _check_key(key)
+    rates = validate_rates(rates)
+    x0 = _check_x0(x0, n_states(rates))
+    return _gillespie(_sampler(rates), x0, key, n_jumps)
+
+
+@eqx.filter_jit
+def _gillespie(sampler, x0, key, n_jumps):
+    dtype = sampler.cumulative.dtype
+    x0 = x0.astype(jnp.int32)
+
+    def step(carry, k):
+        x, t = carry
+        dwell, y, _ = sampler(x, k)
+        t = t + dwell
+        y = y.astype(jnp.int32)
+        return (y, t), (y, t)
+
+    keys = jr.split(key, n_jumps)
+    _, (states, times) = jax.lax.scan(step, (x0, jnp.zeros((), dtype)), keys)
+    states = jnp.concatenate([x0[None], states.astype(jnp.int32)])
+    times = jnp.concatenate([jnp.zeros((1,), dtype), times])
+    return JumpTrajectory(states, times)
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming statistics
+# --------------------------------------------------------------------------------------------
+
+
+class JumpStatistics(eqx.Module):
+    r"""Time-weighted occupation and jump counts of one run, without the path.
+
+    - `occupation_time`: `[n]`, total time spent in each state.
+    - `jump_counts`: jumps counted per transition: `[n, n]` (`jump_counts[i, j]` = number
+      of jumps i -> j) for dense rates, `[m]` per edge for `EdgeRates` (a jump through
+      duplicated edges is credited to one of them, in proportion to their rates).
+    - `total_time`: the observation time $T$ (`t_max`, or the time of the last jump).
+    - `n_jumps`: number of jumps made (int).
+    - `final_state`: the state at the end.
+    - `src`, `dst`: the edge list for `EdgeRates` (`None` for dense rates).
+
+    Estimators (they converge as $T \to \infty$ for an ergodic chain):
+    `occupation()` $\to p$, `currents()` $\to J$, `entropy_production_rate(rates)` $\to
+    \sigma$.
+    """
+
+    occupation_time: Float[Array, " n"]
+    jump_counts: Float[Array, "n n"] | Float[Array, " m"]
+    total_time: Float[Array, ""]
+    n_jumps: Int[Array, ""]
+    final_state: Int[Array, ""]
+    src: Int[Array, " m"] | None = None
+    dst: Int[Array, " m"] | None = None
+
+    def occupation(self) -> Float[Array, " n"]:
+        """Empirical distribution: the fraction of time spent in each state.
+
+        Works on a batch of runs too (leading axes of a `vmap`ped result); the other
+        estimators take one run, so call them under `jax.vmap` for a batch.
+        """
+        return self.occupation_time / self.total_time[..., None]
+
+    def currents(self) -> Float[Array, "n n"] | Float[Array, " m"]:
+        r"""Empirical net currents $(N_{ij} - N_{ji}) / T$, shaped like `jn.markov.currents`.
+
+        For `EdgeRates` the counts of duplicate edges are pooled per state pair first.
+        """
+        n = self.occupation_time.shape[0]
+        if self.src is None:
+            return (self.jump_counts - self.jump_counts.T) / self.total_time
+        fwd, rev, _ = _edge_pairs(EdgeRates(self.src, self.dst, self.jump_counts, n))
+        return (fwd - rev) / self.total_time
+
+    def entropy_production_rate(self, rates: Rates | None = None) -> Float[Array, ""]:
+        r"""Entropy production rate estimated from the run.
+
+        - With `rates` (recommended): the medium entropy flow per unit time,
+          $\hat\sigma = T^{-1}\sum_{i \ne j} N_{ij} \ln (r_{ij} / r_{ji})$ (each jump adds
+          the log ratio of its forward and backward rates). In a stationary run the system
+          term averages out, so $\hat\sigma \to \sigma$ (Schnakenberg) without bias in the
+          counts; a jump along a one-way edge gives $+\infty$ (the rule of
+          `entropy_production_rate`).
+        - Without rates: the plug-in estimate $\tfrac12 \sum (\hat J_{ij}) \ln
+          (N_{ij}/N_{ji})$ from the counts alone; pairs traversed in only one direction are
+          skipped, so it is biased low for short runs.
+
+        Reference: U. Seifert, Rep. Prog. Phys. 75, 126001 (2012).
+        """
+        n = self.occupation_time.shape[0]
+        counts = self.jump_counts
+        zero = jnp.zeros((), counts.dtype)
+        if rates is not None:
+            rates = validate_rates(rates)
+            if isinstance(rates, EdgeRates) != (self.src is not None):
+                raise ValueError(
+                    "`rates` must have the representation used for the run (dense or EdgeRates)"
+                )
+            if isinstance(rates, EdgeRates):
+                fwd, rev, _ = _edge_pairs(rates)
+            else:
+                fwd, rev = rates, rates.T
+            one = jnp.ones((), fwd.dtype)
+            both = (fwd > 0) & (rev > 0)
+            log_ratio = jnp.log(jnp.where(both, fwd, one)) - jnp.log(jnp.where(both, rev, one))
+            per = jnp.where(both, counts * log_ratio, jnp.where(counts > 0, jnp.inf, zero))
+            if self.src is None:
+                per = jnp.where(jnp.eye(n, dtype=bool), zero, per)
+            return jnp.sum(per) / self.total_time
+        if self.src is None:
+            term = _pair_entropy(counts, jnp.ones_like(counts), counts.T, jnp.ones_like(counts))
+            skip = (counts == 0) | (counts.T == 0) | jnp.eye(n, dtype=bool)
+            return 0.5 * jnp.sum(jnp.where(skip, zero, term)) / self.total_time
+        fwd, rev, mult = _edge_pairs(EdgeRates(self.src, self.dst, counts, n))
+        ones = jnp.ones_like(fwd)
+        term = _pair_entropy(fwd, ones, rev, ones)
+        term = jnp.where((fwd == 0) | (rev == 0), zero, term)
+        return 0.5 * jnp.sum(term / jnp.maximum(mult, 1)) / self.total_time
+
+
+def gillespie_statistics(
+    rates: Rates,
+    x0: ArrayLike,
+    *,
+    key: PRNGKeyArray,
+    n_jumps: int | None = None,
+    t_max: float | ArrayLike | None = None,
+) -> JumpStatistics:
+    r"""Run the Gillespie SSA and keep only occupation times and jump counts.
+
+    Memory is $O(n + m)$ (or $O(n^2)$ for dense rates) whatever the length of the run, so
+    long runs and large ensembles (`vmap` over `x0` and `key`) are cheap. In `n_jumps` mode
+    the same key gives the same jumps as `gillespie` with the same `n_jumps`.
+
+    **Arguments:**
+
+    - `rates`: dense `[n, n]` array or `EdgeRates`.
+    - `x0`: initial state, an integer scalar in `[0, n)`.
+    - `key`: a JAX PRNG key.
+    - `n_jumps`: run for exactly this many jumps (static Python int); $T$ is then the time
+      of the last jump. Chains with absorbing states should use `t_max` instead ($T$ would
+      be infinite).
+    - `t_max`: run until time `t_max` > 0 (may be traced; the last dwell is cut at `t_max`,
+      the number of jumps is random). Exactly one of `n_jumps` and `t_max` must be given.
+
+    **Returns:** `JumpStatistics`, with the estimators `.occupation()`, `.currents()` and
+    `.entropy_production_rate(rates)`.
+
+    **Example:**
+
+    ```python
+    keys = jax.random.split(jax.random.key(0), 64)
+    stats = jax.vmap(lambda k: jn.markov.gillespie_statistics(rates, 0, key=k, t_max=1e3))(keys)
+    p_hat = stats.occupation().mean(0)
+    ```
+
+    Reference: D. T. Gillespie, J. Phys. Chem. 81, 2340 (1977).
+    """
+    key = _check_key(key)
+    if (n_jumps is None) == (t_max is None):
+        raise ValueError("pass exactly one of `n_jumps` (a number of jumps) and `t_max` (a time)")
+    rates = validate_rates(rates)
+    n = n_states(rates)
+    x0 = _check_x0(x0, n)
+    sampler = _sampler(rates)
+    edges = (rates.src, rates.dst) if isinstance(rates, EdgeRates) else (None, None)
+    if n_jumps is not None:
+        return _statistics_jumps(sampler, x0, key, _check_n_jumps(n_jumps), n, *edges)
+    t_max = jnp.asarray(t_max, rates.dtype)
+    if t_max.ndim != 0:
+        raise ValueError(f"`t_max` must be a scalar time, got shape {t_max.shape}")
+    if is_concrete(t_max):
+        if not float(t_max) > 0 or not np.isfinite(float(t_max)):
+            raise ValueError(f"`t_max` must be finite and > 0, got {float(t_max)}")
+    else:
+        t_max = eqx.error_if(t_max, ~((t_max > 0) & jnp.isfinite(t_max)), "`t_max` must be > 0")
+    return _statistics_time(sampler, x0, key, t_max, n, *edges)
+
+
+def _count_shape(sampler, n):
+    return (n, n) if isinstance(sampler, _DenseSampler) else sampler.order.shape
+
+
+def _add_jump(counts, sampler, x, y, edge, weight):
+    if isinstance(sampler, _DenseSampler):
+        return counts.at[x, y].add(weight)
+    return counts.at[jnp.maximum(edge, 0)].add(jnp.where(edge >= 0, weight, 0))
+
+
+@eqx.filter_jit
+def _statistics_jumps(sampler, x0, key, n_jumps, n, src, dst):
+    dtype = sampler.cumulative.dtype
+    x0 = x0.astype(jnp.int32)
+
+    def step(carry, k):
+        x, occ, counts, jumps = carry
+        dwell, y, edge = sampler(x, k)
+        moving = jnp.isfinite(dwell)
+        occ = occ.at[x].add(dwell)
+        counts = _add_jump(counts, sampler, x, y, edge, moving.astype(dtype))
+        return (y.astype(jnp.int32), occ, counts, jumps + moving), None
+
+    init = (
+        x0,
+        jnp.zeros((n,), dtype),
+        jnp.zeros(_count_shape(sampler, n), dtype),
+        jnp.zeros((), jnp.int32),
+    )
+    (x, occ, counts, jumps), _ = jax.lax.scan(step, init, jr.split(key, n_jumps))
+    return JumpStatistics(occ, counts, occ.sum(), jumps, x, src, dst)
+
+
+@eqx.filter_jit
+def _statistics_time(sampler, x0, key, t_max, n, src, dst):
+    dtype = sampler.cumulative.dtype
+    x0 = x0.astype(jnp.int32)
+
+    def cond(carry):
+        return carry[1] < t_max
+
+    def body(carry):
+        x, t, occ, counts, jumps, key = carry
+        key, k = jr.split(key)
+        dwell, y, edge = sampler(x, k)
+        jumped = t + dwell <= t_max
+        occ = occ.at[x].add(jnp.minimum(dwell, t_max - t))
+        counts = _add_jump(counts, sampler, x, y, edge, jumped.astype(dtype))
+        x = jnp.where(jumped, y, x).astype(jnp.int32)
+        return x, jnp.minimum(t + dwell, t_max), occ, counts, jumps + jumped, key
+
+    init = (
+        x0,
+        jnp.zeros((), dtype),
+        jnp.zeros((n,), dtype),
+        jnp.zeros(_count_shape(sampler, n), dtype),
+        jnp.zeros((), jnp.int32),
+        key,
+    )
+    x, _, occ, counts, jumps, _ = jax.lax.while_loop(cond, body, init)
+    return JumpStatistics(occ, counts, t_max, jumps, x, src, dst)

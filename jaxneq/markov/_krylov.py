@@ -1,0 +1,457 @@
+r"""Matrix-free Krylov solvers for large sparse master equations (units: k_B = 1).
+
+`krylov_stationary(rates)` solves $pQ = 0$, $\sum_i p_i = 1$ and `krylov_adjoint(rates, p, g)`
+solves $Qv = g - (p\cdot g)\mathbf 1$ with $p \cdot v = 0$ (the adjoint solve of
+`stationary`'s implicit gradient). Both only ever touch the rates through segment-sum
+products over the edge list, so memory is $O(n + m)$ for $n$ states and $m$ edges.
+
+**The singular system.** $Q$ has a one-dimensional null space on either side. One state $k$
+(the most probable one) is pinned: its equation is replaced by $x_k = c$ (forward) or
+$v_k = 0$ (adjoint). For an irreducible chain the pinned matrix is a nonsingular M-matrix
+up to the identity row, and the dropped equation is implied by the others.
+
+**Preconditioner: multilevel aggregation (aggregation–disaggregation V-cycle).** States
+are cut into contiguous blocks of `block_size` (16) indices, the blocks into blocks of 16
+aggregates, and so on until at most 256 aggregates remain (a grid chain numbered row-major
+gives blocks that are segments of grid lines, then whole lines, then bands of lines).
+
+- Smoother at every level: block Jacobi, the 16x16 diagonal blocks inverted by batched
+  Gauss–Jordan elimination (diagonally dominant M-matrices: no pivoting needed).
+- Coarse levels: Galerkin operators built from the same edge list, with the within-block
+  shape of the stationary state as prolongation weights (forward) or restriction weights
+  (adjoint): the coarse operators are the aggregated chains of iterative
+  aggregation–disaggregation. The coarsest (<= 256 states) is LU-factorised densely.
+- The within-block shapes come from the local equilibrium of every block at every level
+  (its in-block chain, solved with a small uniform restart rate); the stationary state of
+  the coarsest chain times these shapes is the initial guess (exact for a chain whose
+  blocks equilibrate internally). The adjoint takes its shapes from the known $p$.
+
+The outer iteration is right-preconditioned BiCGStab, restarted from the true residual when
+its recursive residual drifts. Convergence is declared when the exit-rate-scaled residual
+$\|D^{-1}(b - Ax)\|_2 \le \mathrm{rtol}\,\|D^{-1}b\|_2$ ($D$ = exit rates): in the forward
+problem, a balance error per state measured in units of probability. A solve that does not
+converge raises an `eqx.error_if` runtime error (also under `jit`); it never returns an
+unconverged vector silently.
+
+References: Y. Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed. (SIAM, 2003),
+§7.4.2 (BiCGStab); W. J. Stewart, *Introduction to the Numerical Solution of Markov Chains*
+(Princeton, 1994), ch. 6 (iterative aggregation–disaggregation); H. De Sterck et al., SIAM
+J. Sci. Comput. 30, 1181 (2008) (aggregation multigrid for Markov chains).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+from jaxtyping import Array, Bool, Float, Int
+
+from ._rates import EdgeRates, Rates
+
+BLOCK_SIZE = 16
+"""Default aggregation factor: blocks of 16 consecutive states (or aggregates) per level."""
+
+MAX_COARSE_STATES = 256
+"""The coarsest level, at most this many aggregates, is factorised densely."""
+
+
+def default_rtol(dtype) -> float:
+    """Default relative tolerance: 1e-12 in float64, 1e-4 in float32."""
+    return 1e-12 if jnp.finfo(dtype).bits >= 64 else 1e-4
+
+
+class KrylovInfo(NamedTuple):
+    """Diagnostics of one Krylov solve."""
+
+    converged: Bool[Array, ""]
+    iterations: Int[Array, ""]
+    residual: Float[Array, ""]
+
+
+class _Chain(NamedTuple):
+    """Edge list padded to `n_pad = n_top * block**levels` states (padding is isolated)."""
+
+    src: Int[Array, " m"]
+    dst: Int[Array, " m"]
+    rate: Float[Array, " m"]
+    exit: Float[Array, " n_pad"]
+    n: int
+    n_pad: int
+    block: int
+    levels: int
+
+
+def _chain(rates: Rates, block_size: int | None) -> _Chain:
+    if isinstance(rates, EdgeRates):
+        src, dst, r, n = rates.src, rates.dst, rates.offdiagonal_rate, rates.n_states
+    else:
+        n = rates.shape[0]
+        idx = jnp.arange(n)
+        src, dst = jnp.repeat(idx, n), jnp.tile(idx, n)
+        r = jnp.where(src == dst, jnp.zeros((), rates.dtype), rates.reshape(-1))
+    bs = BLOCK_SIZE if block_size is None else int(block_size)
+    if bs < 2:
+        raise ValueError(f"`block_size` must be >= 2, got {block_size}")
+    levels = 0
+    while math.ceil(n / bs**levels) > MAX_COARSE_STATES:
+        levels += 1
+    n_pad = math.ceil(n / bs**levels) * bs**levels
+    exit_rates = jax.ops.segment_sum(r, src, n_pad)
+    return _Chain(src, dst, r, exit_rates, n, n_pad, bs, levels)
+
+
+def _gauss_jordan(a, rhs):
+    """Batched solve of `a x = rhs` without pivoting ([b, k, k], [b, k, c]).
+
+    Used only on diagonal blocks of (shifted) generators, which are diagonally dominant
+    M-matrices (by columns or rows), so elimination without pivoting is stable.
+    """
+    k = a.shape[-1]
+    aug = jnp.concatenate([a, rhs], axis=2)
+
+    def step(j, aug):
+        pivot = aug[:, j, j]
+        pivot = jnp.where(pivot == 0, jnp.ones_like(pivot), pivot)
+        row = aug[:, j, :] / pivot[:, None]
+        col = aug[:, :, j].at[:, j].set(0)
+        aug = aug - col[:, :, None] * row[:, None, :]
+        return aug.at[:, j, :].set(row)
+
+    return jax.lax.fori_loop(0, k, step, aug)[:, :, k:]
+
+
+def _dense_blocks(n_l: int, bs: int, rows, cols, vals, diag):
+    """Diagonal blocks [n_l/bs, bs, bs] of the matrix (rows, cols, vals) + diag(diag)."""
+    nb = n_l // bs
+    same = (rows // bs) == (cols // bs)
+    vals = jnp.where(same, vals, jnp.zeros((), vals.dtype))
+    blocks = jnp.zeros((nb, bs, bs), vals.dtype)
+    blocks = blocks.at[rows // bs, rows % bs, cols % bs].add(vals)
+    i = jnp.arange(n_l)
+    return blocks.at[i // bs, i % bs, i % bs].add(diag)
+
+
+def _shapes(x, bs):
+    """x normalised to sum 1 within each block of bs (uniform where a block sums to 0)."""
+    xb = x.reshape(-1, bs)
+    tot = xb.sum(axis=1, keepdims=True)
+    uniform = jnp.full_like(xb, 1.0 / bs)
+    return jnp.where(tot > 0, xb / jnp.where(tot > 0, tot, 1), uniform).reshape(-1)
+
+
+def _local_equilibrium(c: _Chain):
+    """Aggregation hierarchy of within-block stationary shapes, and the initial guess.
+
+    Level by level, every block of `block` (aggregated) states is equilibrated on its own
+    (its in-block chain with a small uniform restart rate), the blocks become the states of
+    the next level's chain, and the coarsest chain is solved densely: a multilevel
+    aggregation–disaggregation estimate of the stationary state.
+    """
+    dtype = c.rate.dtype
+    bs = c.block
+    real = (jnp.arange(c.n_pad) < c.n).astype(dtype)
+    weight = jnp.ones((c.n_pad,), dtype)  # weight of each fine state in its current aggregate
+    shapes = []
+    eps = jnp.finfo(dtype).eps
+    for level in range(c.levels):
+        agg = bs**level
+        n_l = c.n_pad // agg
+        s_l, d_l = c.src // agg, c.dst // agg
+        rate_l = c.rate * weight[c.src]
+        inner = jnp.where(((s_l // bs) == (d_l // bs)) & (s_l != d_l), rate_l, 0)
+        inner_exit = jax.ops.segment_sum(inner, s_l, n_l)
+        present = jax.ops.segment_sum(real, jnp.arange(c.n_pad) // agg, n_l) > 0
+        block_max = jnp.max(inner_exit.reshape(-1, bs), axis=1)
+        delta = jnp.sqrt(eps) * jnp.where(block_max > 0, block_max, 1)
+        delta = jnp.repeat(delta, bs)
+        diag = jnp.where(present, delta + inner_exit, 1)
+        blocks = _dense_blocks(n_l, bs, d_l, s_l, -inner, diag)
+        rhs = jnp.where(present, delta, 0).reshape(-1, bs, 1)
+        x = _gauss_jordan(blocks, rhs).reshape(-1)
+        shape = _shapes(jnp.maximum(x, 0), bs)
+        shapes.append(shape)
+        weight = weight * shape[jnp.arange(c.n_pad) // agg]
+    agg = bs**c.levels
+    n_top = c.n_pad // agg
+    s_t, d_t = c.src // agg, c.dst // agg
+    cross = jnp.where(s_t != d_t, c.rate * weight[c.src], 0)
+    coarse = jnp.zeros((n_top, n_top), dtype).at[s_t, d_t].add(cross)
+    present = jax.ops.segment_sum(real, jnp.arange(c.n_pad) // agg, n_top) > 0
+    gen = coarse - jnp.diag(coarse.sum(axis=1))
+    gen = gen + jnp.diag(jnp.where(present, 0, -1).astype(dtype))  # padding: absorbing-free
+    bordered = gen.T.at[-1].set(present.astype(dtype))
+    pi = jnp.linalg.solve(bordered, jnp.zeros((n_top,), dtype).at[-1].set(1))
+    pi = jnp.where(jnp.isfinite(pi) & present, jnp.maximum(pi, 0), 0)
+    pi = jnp.where(pi.sum() > 0, pi, present / jnp.maximum(present.sum(), 1))
+    x0 = weight * pi[jnp.arange(c.n_pad) // agg] * real
+    return shapes, x0
+
+
+def _shapes_from(p, c: _Chain):
+    """Within-block shapes of a known distribution (for the adjoint), level by level."""
+    shapes, x = [], p
+    for _ in range(c.levels):
+        shapes.append(_shapes(x, c.block))
+        x = x.reshape(-1, c.block).sum(axis=1)
+    return shapes
+
+
+class _Level(NamedTuple):
+    rows: Int[Array, " m"]
+    cols: Int[Array, " m"]
+    vals: Float[Array, " m"]
+    diag: Float[Array, " n_l"]
+    n: int
+    smoother: Array  # block inverses [n_l/bs, bs, bs], or the dense LU at the top
+    shape: Array  # within-block weights of this level (unused at the top)
+
+
+class _Pinned(NamedTuple):
+    """The pinned operator in either orientation, with its multilevel preconditioner.
+
+    Forward: $A = Q^\\top$ (rows `dst`, columns `src`), prolongation weighted by the
+    stationary shapes. Adjoint: $A = Q$ (rows `src`, columns `dst`), restriction weighted.
+    Row k (pinned) and padding rows are identity rows.
+    """
+
+    forward: bool
+    mask: Float[Array, " n_pad"]
+    levels: tuple
+    top_lu: tuple
+    block: int
+
+    def matvec(self, x, level: int = 0):
+        lv = self.levels[level]
+        y = jax.ops.segment_sum(lv.vals * x[lv.cols], lv.rows, lv.n)
+        return y + lv.diag * x
+
+    def _smooth(self, level, r):
+        bs = self.block
+        inv = self.levels[level].smoother
+        return (inv * r.reshape(-1, 1, bs)).sum(axis=-1).reshape(-1)
+
+    def _cycle(self, level, r):
+        if level == len(self.levels) - 1:
+            return jsl.lu_solve(self.top_lu, r)
+        bs = self.block
+        shape = self.levels[level].shape
+        z = self._smooth(level, r)
+        res = r - self.matvec(z, level)
+        if self.forward:
+            zc = self._cycle(level + 1, res.reshape(-1, bs).sum(axis=1))
+            z = z + shape * jnp.repeat(zc, bs)
+        else:
+            zc = self._cycle(level + 1, (shape * res).reshape(-1, bs).sum(axis=1))
+            z = z + jnp.repeat(zc, bs)
+        return z + self._smooth(level, r - self.matvec(z, level))
+
+    def precondition(self, r):
+        return self._cycle(0, r)
+
+
+def _pinned(c: _Chain, forward: bool, k, shapes) -> _Pinned:
+    dtype = c.rate.dtype
+    bs = c.block
+    i = jnp.arange(c.n_pad)
+    mask = ((i < c.n) & (i != k)).astype(dtype)
+    rows, cols = (c.dst, c.src) if forward else (c.src, c.dst)
+    vals0 = mask[rows] * c.rate
+    diag0 = -mask * c.exit + (1 - mask)
+    weight = jnp.ones((c.n_pad,), dtype)
+    levels = []
+    for level in range(c.levels + 1):
+        agg = bs**level
+        n_l = c.n_pad // agg
+        rows_l, cols_l = rows // agg, cols // agg
+        vals_l = vals0 * weight[c.src]
+        diag_l = jax.ops.segment_sum(diag0 * weight, i // agg, n_l)
+        if level < c.levels:
+            blocks = _dense_blocks(n_l, bs, rows_l, cols_l, vals_l, diag_l)
+            eye = jnp.broadcast_to(jnp.eye(bs, dtype=dtype), blocks.shape)
+            smoother = _gauss_jordan(blocks, eye)
+            shape = shapes[level]
+            weight = weight * shape[i // agg]
+        else:
+            smoother = jnp.zeros((), dtype)
+            shape = jnp.zeros((), dtype)
+        levels.append(_Level(rows_l, cols_l, vals_l, diag_l, n_l, smoother, shape))
+    top = levels[-1]
+    dense = jnp.zeros((top.n, top.n), dtype).at[top.rows, top.cols].add(top.vals)
+    dense = dense + jnp.diag(top.diag)
+    return _Pinned(forward, mask, tuple(levels), jsl.lu_factor(dense), bs)
+
+
+def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters):
+    """Right-preconditioned BiCGStab on `op`, restarted from the true residual on drift."""
+    dtype = b.dtype
+    tiny = jnp.finfo(dtype).tiny
+    target = rtol * jnp.linalg.norm(b / scale)
+
+    def scaled_norm(r):
+        return jnp.linalg.norm(r / scale)
+
+    def inner(state):
+        x, r, rhat, p, v, rho, alpha, omega, it, done, _ = state
+        rho_new = jnp.dot(rhat, r)
+        beta = (rho_new / jnp.where(rho == 0, tiny, rho)) * (
+            alpha / jnp.where(omega == 0, tiny, omega)
+        )
+        p = r + beta * (p - omega * v)
+        phat = op.precondition(p)
+        v = op.matvec(phat)
+        denom = jnp.dot(rhat, v)
+        alpha = rho_new / jnp.where(denom == 0, tiny, denom)
+        s = r - alpha * v
+        shat = op.precondition(s)
+        t = op.matvec(shat)
+        tt = jnp.dot(t, t)
+        omega = jnp.dot(t, s) / jnp.where(tt == 0, tiny, tt)
+        x_new = x + alpha * phat + omega * shat
+        r_new = s - omega * t
+        ok = jnp.all(jnp.isfinite(x_new))
+        breakdown = ~ok | (denom == 0) | (omega == 0) | (rho_new == 0)
+        x = jnp.where(ok, x_new, x)
+        r = jnp.where(ok, r_new, r)
+        res = scaled_norm(r)
+        done = breakdown | (res <= target)
+        return x, r, rhat, p, v, rho_new, alpha, omega, it + 1, done, res
+
+    def outer_cond(state):
+        _, it, converged, restarts, _ = state
+        return (~converged) & (it < max_iters) & (restarts < 20)
+
+    def outer_body(state):
+        x, it, _, restarts, _ = state
+        r = b - op.matvec(x)
+        one = jnp.ones((), dtype)
+        zero = jnp.zeros_like(b)
+        init = (x, r, r, zero, zero, one, one, one, it, scaled_norm(r) <= target, one)
+        out = jax.lax.while_loop(lambda s: (~s[9]) & (s[8] < max_iters), inner, init)
+        x, it = out[0], out[8]
+        res = scaled_norm(b - op.matvec(x))
+        return x, it, res <= target, restarts + 1, res
+
+    res0 = scaled_norm(b - op.matvec(x0))
+    init = (x0, jnp.asarray(0, jnp.int32), res0 <= target, jnp.asarray(0, jnp.int32), res0)
+    x, it, converged, _, res = jax.lax.while_loop(outer_cond, outer_body, init)
+    return x, KrylovInfo(converged, it, res / jnp.maximum(jnp.linalg.norm(b / scale), tiny))
+
+
+def _solve_forward(rates: Rates, rtol, max_iters, block_size):
+    c = _chain(rates, block_size)
+    dtype = c.rate.dtype
+    shapes, x0 = _local_equilibrium(c)
+    k = jnp.argmax(x0)
+    op = _pinned(c, True, k, shapes)
+    b = jnp.zeros((c.n_pad,), dtype).at[k].set(x0[k])
+    scale = jnp.where((op.mask > 0) & (c.exit > 0), c.exit, jnp.ones((), dtype))
+    x, info = _bicgstab(op, b, x0, scale, rtol, max_iters)
+    p = jnp.maximum(x[: c.n], 0)
+    return p / jnp.sum(p), info
+
+
+def _solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size):
+    c = _chain(rates, block_size)
+    dtype = c.rate.dtype
+    pad = c.n_pad - c.n
+    p_pad = jnp.pad(p, (0, pad))
+    rhs = g - jnp.dot(p, g)
+    k = jnp.argmax(p)
+    op = _pinned(c, False, k, _shapes_from(p_pad, c))
+    b = op.mask * jnp.pad(rhs, (0, pad))
+    scale = jnp.where((op.mask > 0) & (c.exit > 0), c.exit, jnp.ones((), dtype))
+    v, info = _bicgstab(op, b, jnp.zeros_like(b), scale, rtol, max_iters)
+    v = v[: c.n]
+    return v - jnp.dot(p, v), info
+
+
+def _options(dtype, rtol, max_iters):
+    rtol = default_rtol(dtype) if rtol is None else float(rtol)
+    max_iters = 2000 if max_iters is None else int(max_iters)
+    return rtol, max_iters
+
+
+def _raise_unconverged(x, info: KrylovInfo, what: str, max_iters: int):
+    return eqx.error_if(
+        x,
+        ~info.converged,
+        f"{what}: the Krylov solver did not converge within max_iters={max_iters} iterations "
+        "(or broke down). The chain may be reducible, extremely stiff or badly scaled for the "
+        "precision: try float64, a larger max_iters, or method='gth' for a small chain.",
+    )
+
+
+def krylov_stationary(
+    rates: Rates,
+    *,
+    rtol: float | None = None,
+    max_iters: int | None = None,
+    block_size: int | None = None,
+    return_info: bool = False,
+):
+    """Stationary distribution of a large sparse chain by preconditioned BiCGStab.
+
+    Solves $pQ = 0$, $\\sum_i p_i = 1$ matrix free (segment sums over the edge list), with a
+    two-level aggregation preconditioner (see the module docstring). Jit- and
+    vmap-compatible; not differentiable by itself (`stationary(method="krylov")` adds the
+    implicit adjoint).
+
+    **Arguments:**
+
+    - `rates`: `EdgeRates` (or a dense `[n, n]` array, treated as a full edge list).
+    - `rtol`: tolerance on the exit-rate-scaled residual (default 1e-12 in float64, 1e-4 in
+      float32).
+    - `max_iters`: maximum number of BiCGStab iterations (default 2000).
+    - `block_size`: aggregation factor per level (default 16).
+    - `return_info`: also return a `KrylovInfo` (converged, iterations, residual) instead of
+      raising on non-convergence.
+
+    **Returns:** `p`, shape `[n]`, non-negative, summing to 1 (and `info` if asked). Without
+    `return_info`, non-convergence raises an `eqx.error_if` runtime error.
+
+    **Example:**
+
+    ```python
+    chain = jn.models.grid_chain(jnp.zeros((64, 64)), drive=jnp.array([1.0, 0.0]))
+    p = krylov_stationary(chain)
+    ```
+    """
+    dtype = rates.rate.dtype if isinstance(rates, EdgeRates) else rates.dtype
+    rtol, max_iters = _options(dtype, rtol, max_iters)
+    p, info = _solve_forward(rates, rtol, max_iters, block_size)
+    if return_info:
+        return p, info
+    return _raise_unconverged(p, info, "stationary(method='krylov')", max_iters)
+
+
+def krylov_adjoint(
+    rates: Rates,
+    p: Float[Array, " n"],
+    g: Float[Array, " n"],
+    *,
+    rtol: float | None = None,
+    max_iters: int | None = None,
+    block_size: int | None = None,
+    return_info: bool = False,
+):
+    """Adjoint solve of the stationary state: $Qv = g - (p\\cdot g)\\mathbf 1$, $p\\cdot v = 0$.
+
+    Same solver and preconditioner as `krylov_stationary`, on $Q$ instead of $Q^\\top$
+    (state $\\arg\\max p$ pinned at $v = 0$, then the gauge is fixed). Used by the backward
+    pass of `stationary(method="krylov")`: $\\partial L/\\partial r_{ij} = -p_i(v_j - v_i)$.
+
+    **Arguments:** `rates` and the stationary `p` of the chain, the cotangent `g` (`[n]`),
+    and the options of `krylov_stationary`.
+
+    **Returns:** `v`, shape `[n]` (and `info` if asked).
+    """
+    dtype = p.dtype
+    rtol, max_iters = _options(dtype, rtol, max_iters)
+    v, info = _solve_adjoint(rates, p, g, rtol, max_iters, block_size)
+    if return_info:
+        return v, info
+    return _raise_unconverged(v, info, "gradient of stationary(method='krylov')", max_iters)

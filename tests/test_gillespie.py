@@ -1,0 +1,274 @@
+"""Gillespie simulation: exactness of the jumps and convergence of the streaming statistics.
+
+Statistical claims use fixed keys and tolerances of 5 standard errors, the standard error
+estimated from independent replicas (or from the exact law, for dwell times).
+"""
+
+from functools import partial
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+import scipy.stats
+
+import jaxneq as jn
+from jaxneq.markov import EdgeRates
+
+RATES = np.array(
+    [
+        [0.0, 2.0, 0.5, 0.0],
+        [0.3, 0.0, 1.5, 0.7],
+        [1.0, 0.2, 0.0, 2.5],
+        [0.8, 0.0, 0.4, 0.0],
+    ]
+)
+"""A driven four-state chain; the pair (1, 3) is one way (1 -> 3 at rate 0.7, no 3 -> 1)."""
+
+REVERSIBLE = np.array(
+    [
+        [0.0, 2.0, 0.5, 0.3],
+        [0.3, 0.0, 1.5, 0.7],
+        [1.0, 0.2, 0.0, 2.5],
+        [0.8, 0.6, 0.4, 0.0],
+    ]
+)
+"""Every transition has its reverse: finite entropy production, not in detailed balance."""
+
+
+def np_stationary(rates):
+    q = rates - np.diag(rates.sum(1))
+    n = q.shape[0]
+    a = np.vstack([q.T[:-1], np.ones(n)])
+    b = np.zeros(n)
+    b[-1] = 1.0
+    return np.linalg.solve(a, b)
+
+
+def duplicated_edges(rates):
+    """EdgeRates with each edge split into duplicates (0.25, 0.75), shuffled, plus a self-loop."""
+    src, dst = np.nonzero(rates)
+    r = rates[src, dst]
+    src2 = np.concatenate([src, src, [2]])
+    dst2 = np.concatenate([dst, dst, [2]])
+    r2 = np.concatenate([0.25 * r, 0.75 * r, [5.0]])
+    perm = np.random.default_rng(0).permutation(len(r2))
+    return EdgeRates(jnp.asarray(src2[perm]), jnp.asarray(dst2[perm]), jnp.asarray(r2[perm]), 4)
+
+
+def replica_stats(rates, n_replicas=32, t_max=400.0, seed=0):
+    keys = jr.split(jr.key(seed), n_replicas)
+    x0s = jnp.arange(n_replicas) % 4
+    run = jax.jit(
+        jax.vmap(lambda x, k: jn.markov.gillespie_statistics(rates, x, key=k, t_max=t_max))
+    )
+    return run(x0s, keys)
+
+
+def assert_within_standard_errors(samples, expected, n_se=5.0):
+    """Replica means agree with `expected` within n_se standard errors of the mean."""
+    samples = np.asarray(samples)
+    mean = samples.mean(axis=0)
+    se = samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+    err = np.abs(mean - np.asarray(expected))
+    assert np.all(err <= n_se * se + 1e-12), (mean, expected, se)
+
+
+# --------------------------------------------------------------------------------------------
+# Trajectories
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+def test_trajectory_has_requested_length_starts_at_x0_and_only_uses_positive_rates(kind):
+    rates = jnp.asarray(RATES) if kind == "dense" else duplicated_edges(RATES)
+    traj = jn.markov.gillespie(rates, 2, key=jr.key(1), n_jumps=500)
+    states, times = np.asarray(traj.states), np.asarray(traj.times)
+    assert states.shape == times.shape == (501,)
+    assert states[0] == 2 and times[0] == 0.0
+    assert np.all(np.diff(times) > 0)
+    assert np.all(RATES[states[:-1], states[1:]] > 0)
+
+
+def test_edge_list_and_dense_rates_give_the_same_trajectory_for_the_same_key():
+    dense = jn.markov.gillespie(jnp.asarray(RATES), 0, key=jr.key(3), n_jumps=200)
+    sparse = jn.markov.gillespie(EdgeRates.from_dense(RATES), 0, key=jr.key(3), n_jumps=200)
+    np.testing.assert_array_equal(dense.states, sparse.states)
+    np.testing.assert_allclose(dense.times, sparse.times, rtol=1e-14)
+
+
+def test_dwell_times_are_exponential_with_mean_one_over_exit_rate():
+    traj = jn.markov.gillespie(jnp.asarray(RATES), 0, key=jr.key(4), n_jumps=20000)
+    states, times = np.asarray(traj.states), np.asarray(traj.times)
+    dwell = np.diff(times)
+    exit_rates = RATES.sum(axis=1)
+    for i in range(4):
+        d = dwell[states[:-1] == i]
+        assert len(d) > 1000
+        # The mean of N Exp(lambda) samples has standard error 1 / (lambda sqrt(N)).
+        assert abs(d.mean() - 1 / exit_rates[i]) < 5 / (exit_rates[i] * np.sqrt(len(d)))
+        assert scipy.stats.kstest(d, "expon", args=(0, 1 / exit_rates[i])).pvalue > 1e-4
+
+
+def test_jump_destinations_follow_rate_proportions():
+    rates = duplicated_edges(RATES)
+    traj = jn.markov.gillespie(rates, 0, key=jr.key(5), n_jumps=20000)
+    states = np.asarray(traj.states)
+    for i in range(4):
+        nxt = states[1:][states[:-1] == i]
+        prob = RATES[i] / RATES[i].sum()
+        freq = np.bincount(nxt, minlength=4) / len(nxt)
+        se = np.sqrt(prob * (1 - prob) / len(nxt))
+        assert np.all(np.abs(freq - prob) <= 5 * se + 1e-12), (i, freq, prob)
+
+
+def test_absorbing_state_gives_infinite_times_and_a_frozen_state():
+    rates = jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # 2 absorbs
+    for r in (rates, EdgeRates.from_dense(rates)):
+        traj = jn.markov.gillespie(r, 0, key=jr.key(6), n_jumps=200)
+        states, times = np.asarray(traj.states), np.asarray(traj.times)
+        k = int(np.argmax(states == 2))
+        assert k > 0 and np.all(states[k:] == 2)
+        assert np.all(np.isfinite(times[: k + 1])) and np.all(np.isinf(times[k + 1 :]))
+        assert not np.any(np.isnan(times))
+
+
+def test_gillespie_vmaps_over_initial_states_and_keys_under_jit():
+    keys = jr.split(jr.key(7), 5)
+    x0s = jnp.array([0, 1, 2, 3, 0])
+    run = jax.jit(jax.vmap(partial(jn.markov.gillespie, jnp.asarray(RATES), n_jumps=50)))
+    batch = run(x0s, key=keys)
+    assert batch.states.shape == batch.times.shape == (5, 51)
+    single = jn.markov.gillespie(jnp.asarray(RATES), 2, key=keys[2], n_jumps=50)
+    np.testing.assert_array_equal(batch.states[2], single.states)
+    np.testing.assert_allclose(batch.times[2], single.times, rtol=1e-14)
+
+
+def test_gillespie_rejects_bad_arguments():
+    rates = jnp.asarray(RATES)
+    with pytest.raises(ValueError, match="`x0` = 4 is out of range"):
+        jn.markov.gillespie(rates, 4, key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`x0` must be one integer state index"):
+        jn.markov.gillespie(rates, 1.0, key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`x0` must be one integer state index"):
+        jn.markov.gillespie(rates, jnp.array([0, 1]), key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`n_jumps` must be a Python int >= 0"):
+        jn.markov.gillespie(rates, 0, key=jr.key(0), n_jumps=-1)
+    with pytest.raises(ValueError, match="`key` is required"):
+        jn.markov.gillespie(rates, 0, key=None, n_jumps=3)
+    with pytest.raises(ValueError, match="negative entry"):
+        jn.markov.gillespie(-rates, 0, key=jr.key(0), n_jumps=3)
+
+
+def test_gillespie_rejects_out_of_range_x0_under_jit():
+    run = jax.jit(lambda x: jn.markov.gillespie(jnp.asarray(RATES), x, key=jr.key(0), n_jumps=3))
+    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="`x0`"):
+        jax.block_until_ready(run(jnp.array(7)))
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming statistics
+# --------------------------------------------------------------------------------------------
+
+
+def test_statistics_with_n_jumps_reproduce_the_stored_trajectory():
+    rates = duplicated_edges(RATES)
+    key = jr.key(8)
+    traj = jn.markov.gillespie(rates, 1, key=key, n_jumps=300)
+    stats = jn.markov.gillespie_statistics(rates, 1, key=key, n_jumps=300)
+    states, times = np.asarray(traj.states), np.asarray(traj.times)
+    occ = np.bincount(states[:-1], weights=np.diff(times), minlength=4)
+    np.testing.assert_allclose(stats.occupation_time, occ, rtol=1e-12)
+    np.testing.assert_allclose(stats.total_time, times[-1], rtol=1e-12)
+    assert int(stats.final_state) == states[-1] and int(stats.n_jumps) == 300
+    counts = np.zeros((4, 4))
+    np.add.at(counts, (states[:-1], states[1:]), 1)
+    per_pair = np.zeros((4, 4))
+    np.add.at(
+        per_pair, (np.asarray(rates.src), np.asarray(rates.dst)), np.asarray(stats.jump_counts)
+    )
+    np.testing.assert_array_equal(per_pair, counts)
+
+
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+def test_occupation_converges_to_the_stationary_distribution(kind):
+    rates = jnp.asarray(RATES) if kind == "dense" else duplicated_edges(RATES)
+    stats = replica_stats(rates)
+    assert_within_standard_errors(stats.occupation(), np_stationary(RATES))
+
+
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+def test_empirical_currents_converge_to_exact_currents(kind):
+    rates = jnp.asarray(RATES) if kind == "dense" else duplicated_edges(RATES)
+    stats = replica_stats(rates, seed=1)
+    exact = jn.markov.currents(rates, jn.markov.stationary(rates))
+    assert_within_standard_errors(jax.vmap(lambda s: s.currents())(stats), exact)
+
+
+def test_entropy_production_estimate_converges_to_schnakenberg_rate():
+    rates = jnp.asarray(REVERSIBLE)
+    stats = replica_stats(rates, seed=2)
+    sigma = float(jn.markov.entropy_production_rate(rates))
+    assert_within_standard_errors(
+        jax.vmap(lambda s: s.entropy_production_rate(rates))(stats), sigma
+    )
+    # The plug-in estimate from counts alone converges too (its bias is O(1/T)).
+    plug_in = np.asarray(jax.vmap(lambda s: s.entropy_production_rate())(stats))
+    assert abs(plug_in.mean() - sigma) < 0.05 * sigma
+
+
+def test_entropy_production_estimate_of_edge_list_equals_dense_estimate_for_the_same_run():
+    key = jr.key(9)
+    dense = jn.markov.gillespie_statistics(jnp.asarray(REVERSIBLE), 0, key=key, n_jumps=2000)
+    sparse = jn.markov.gillespie_statistics(
+        EdgeRates.from_dense(REVERSIBLE), 0, key=key, n_jumps=2000
+    )
+    np.testing.assert_allclose(
+        sparse.entropy_production_rate(EdgeRates.from_dense(REVERSIBLE)),
+        dense.entropy_production_rate(jnp.asarray(REVERSIBLE)),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        sparse.entropy_production_rate(), dense.entropy_production_rate(), rtol=1e-12
+    )
+
+
+def test_one_way_jump_makes_the_entropy_production_estimate_infinite():
+    stats = jn.markov.gillespie_statistics(jnp.asarray(RATES), 1, key=jr.key(10), t_max=100.0)
+    assert float(stats.entropy_production_rate(jnp.asarray(RATES))) == np.inf
+
+
+def test_statistics_to_t_max_handle_absorbing_states():
+    rates = jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    stats = jn.markov.gillespie_statistics(rates, 0, key=jr.key(11), t_max=1000.0)
+    assert float(stats.total_time) == 1000.0
+    np.testing.assert_allclose(float(stats.occupation_time.sum()), 1000.0, rtol=1e-12)
+    assert int(stats.final_state) == 2 and np.all(np.isfinite(stats.occupation()))
+
+
+def test_statistics_reject_bad_arguments():
+    rates = jnp.asarray(RATES)
+    with pytest.raises(ValueError, match="exactly one of `n_jumps`"):
+        jn.markov.gillespie_statistics(rates, 0, key=jr.key(0))
+    with pytest.raises(ValueError, match="exactly one of `n_jumps`"):
+        jn.markov.gillespie_statistics(rates, 0, key=jr.key(0), n_jumps=3, t_max=1.0)
+    with pytest.raises(ValueError, match="`t_max` must be finite and > 0"):
+        jn.markov.gillespie_statistics(rates, 0, key=jr.key(0), t_max=0.0)
+    with pytest.raises(ValueError, match="out of range"):
+        jn.markov.gillespie_statistics(rates, -1, key=jr.key(0), t_max=1.0)
+    stats = jn.markov.gillespie_statistics(rates, 0, key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="representation used for the run"):
+        stats.entropy_production_rate(EdgeRates.from_dense(RATES))
+
+
+def test_gillespie_float32_smoke():
+    r32 = jnp.asarray(REVERSIBLE, jnp.float32)
+    for rates in (r32, EdgeRates.from_dense(r32)):
+        traj = jn.markov.gillespie(rates, 0, key=jr.key(12), n_jumps=20)
+        assert traj.times.dtype == jnp.float32 and np.all(np.isfinite(traj.times))
+        stats = jn.markov.gillespie_statistics(rates, 0, key=jr.key(12), t_max=2000.0)
+        assert stats.occupation_time.dtype == jnp.float32
+        np.testing.assert_allclose(stats.occupation(), np_stationary(REVERSIBLE), atol=0.05)
+        assert np.isfinite(float(stats.entropy_production_rate(rates)))

@@ -1,0 +1,465 @@
+"""Stationary distributions: accuracy, gradients, transformations and errors.
+
+Ground truth: the detailed-balance product formula (in log space), scipy's SVD null space,
+Boltzmann weights, central finite differences.
+"""
+
+import collections
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from jax.extend import core as jcore
+
+import jaxneq as jn
+import jaxneq.markov._stationary as stationary_module
+from jaxneq.markov import EdgeRates, stationary
+
+DIRECT = ("gth", "lu")
+N = 6  # one size for most tests, so compiled solvers are reused across tests
+
+
+def random_rates(seed, n, low=0.5, high=2.0, density=1.0):
+    """Random irreducible dense rates (a ring plus random extra edges)."""
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(low, high, (n, n)) * (rng.uniform(size=(n, n)) < density)
+    ring = np.arange(n)
+    r[ring, (ring + 1) % n] = rng.uniform(low, high, n)
+    np.fill_diagonal(r, 0.0)
+    return r
+
+
+def scipy_stationary(rates):
+    q = rates - np.diag(rates.sum(axis=1))
+    v = scipy.linalg.null_space(q.T)[:, 0]
+    return v / v.sum()
+
+
+def stiff_birth_death(seed=0, n=26, log10_span=250.0):
+    """Birth–death chain whose stationary probabilities span 1 to 10**-log10_span.
+
+    Returns the rates and the exact log stationary distribution from the detailed-balance
+    product formula $p_{i+1}/p_i = u_i / d_{i+1}$, evaluated in log space.
+    """
+    rng = np.random.default_rng(seed)
+    log_ratio = rng.uniform(0.5, 1.5, n - 1)
+    log_ratio *= -log10_span * np.log(10) / log_ratio.sum()
+    log_up = rng.uniform(-5, 5, n - 1)  # the rates themselves span ~1e-2 .. 1e2 and more
+    log_down = log_up - log_ratio
+    rates = np.zeros((n, n))
+    rates[np.arange(n - 1), np.arange(1, n)] = np.exp(log_up)
+    rates[np.arange(1, n), np.arange(n - 1)] = np.exp(log_down)
+    log_p = np.concatenate(
+        [
+            [0.0],
+            np.cumsum(
+                np.log(rates[np.arange(n - 1), np.arange(1, n)])
+                - np.log(rates[np.arange(1, n), np.arange(n - 1)])
+            ),
+        ]
+    )
+    log_p -= np.logaddexp.reduce(log_p)
+    return rates, log_p
+
+
+# ---------------------------------------------------------------------------------------
+# Accuracy
+# ---------------------------------------------------------------------------------------
+
+
+def test_gth_keeps_every_entry_to_relative_1e10_on_a_chain_spanning_1_to_1e_minus_250():
+    rates, log_p = stiff_birth_death()
+    assert log_p.max() > np.log(0.1) and log_p.min() < -249 * np.log(10)
+    p = np.asarray(stationary(jnp.asarray(rates), method="gth"))
+    assert np.all(p > 0)
+    rel = np.abs(np.expm1(np.log(p) - log_p))
+    assert rel.max() < 1e-10, rel.max()
+
+
+def test_gth_on_edge_rates_keeps_relative_accuracy_on_the_stiff_chain():
+    rates, log_p = stiff_birth_death(seed=1)
+    p = np.asarray(stationary(EdgeRates.from_dense(rates), method="gth"))
+    assert np.abs(np.expm1(np.log(p) - log_p)).max() < 1e-10
+
+
+@pytest.mark.parametrize("method", DIRECT)
+@pytest.mark.parametrize("n", [N, 26])
+def test_direct_methods_agree_with_scipy_null_space_on_well_conditioned_chains(method, n):
+    rates = random_rates(n, n, density=0.5)
+    p = np.asarray(stationary(jnp.asarray(rates), method=method))
+    np.testing.assert_allclose(p, scipy_stationary(rates), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_detailed_balance_chain_gives_boltzmann(method):
+    rng = np.random.default_rng(3)
+    n = N
+    energy = rng.normal(0, 2, n)
+    attempt = rng.uniform(0.2, 3.0, (n, n))
+    attempt = attempt + attempt.T  # symmetric prefactors
+    rates = attempt * np.minimum(1.0, np.exp(-(energy[None, :] - energy[:, None])))
+    boltzmann = np.exp(-energy) / np.exp(-energy).sum()
+    p = np.asarray(stationary(jnp.asarray(rates), method=method))
+    np.testing.assert_allclose(p, boltzmann, rtol=1e-12)
+
+
+def test_transient_states_get_exactly_zero_probability():
+    # 0 <-> 1 is the closed class; 2..5 only lead into it (transient).
+    rates = np.zeros((N, N))
+    rates[0, 1], rates[1, 0], rates[2, 0], rates[3, 2], rates[2, 3] = 1.0, 3.0, 2.0, 1.0, 5.0
+    rates[4, 5], rates[5, 4], rates[5, 1] = 1.0, 1.0, 0.5
+    for method in DIRECT:
+        p = np.asarray(stationary(jnp.asarray(rates), method=method))
+        np.testing.assert_allclose(p, [0.75, 0.25, 0, 0, 0, 0], atol=1e-14)
+
+
+def test_dense_diagonal_and_edge_self_loops_are_ignored():
+    rates = random_rates(5, N)
+    with_diag = rates + np.diag([7.0, -3.0, 1.0, 0.0, 2.0, np.nan])
+    np.testing.assert_array_equal(
+        stationary(jnp.asarray(with_diag)), stationary(jnp.asarray(rates))
+    )
+    e = EdgeRates.from_dense(rates)
+    looped = EdgeRates(jnp.append(e.src, 2), jnp.append(e.dst, 2), jnp.append(e.rate, 9.0), N)
+    np.testing.assert_allclose(stationary(looped), stationary(e), rtol=1e-14)
+
+
+def test_duplicate_edges_add_up():
+    rates = random_rates(6, N)
+    e = EdgeRates.from_dense(rates)
+    split = EdgeRates(
+        jnp.concatenate([e.src, e.src]),
+        jnp.concatenate([e.dst, e.dst]),
+        jnp.concatenate([0.25 * e.rate, 0.75 * e.rate]),
+        N,
+    )
+    np.testing.assert_allclose(stationary(split), scipy_stationary(rates), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradients
+# ---------------------------------------------------------------------------------------
+
+
+def _loss(p, weights):
+    return jnp.sum(weights * jnp.log(p)) + 3.0 * p[0] ** 2
+
+
+def central_difference(fun, x, h):
+    x = np.asarray(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h
+        grad[idx] = (float(fun(jnp.asarray(up))) - float(fun(jnp.asarray(down)))) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_gradient_wrt_dense_rates_matches_central_differences(method):
+    n = N
+    rates = random_rates(11, n)
+    weights = jnp.asarray(np.random.default_rng(12).normal(size=n))
+
+    def fun(r):
+        return _loss(stationary(r, method=method), weights)
+
+    grad = np.asarray(jax.grad(fun)(jnp.asarray(rates)))
+    reference = central_difference(fun, rates, 1e-6)
+    off = ~np.eye(n, dtype=bool)
+    np.testing.assert_allclose(grad[off], reference[off], rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(np.diag(grad), 0.0)  # the diagonal is ignored
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_gradient_wrt_edge_rate_values_matches_central_differences(method):
+    rng = np.random.default_rng(13)
+    n, m = 6, 14
+    ring = np.arange(n)
+    src = np.concatenate([ring, rng.integers(0, n, m - n), [1]])  # with a duplicate ring edge
+    dst = np.concatenate([(ring + 1) % n, rng.integers(0, n, m - n), [2]])
+    values = rng.uniform(0.5, 2.0, src.shape[0])
+    weights = jnp.asarray(rng.normal(size=n))
+
+    def fun(rate):
+        return _loss(stationary(EdgeRates(src, dst, rate, n), method=method), weights)
+
+    grad = np.asarray(jax.grad(fun)(jnp.asarray(values)))
+    reference = central_difference(fun, values, 1e-6)
+    np.testing.assert_allclose(grad, reference, rtol=1e-6, atol=1e-8)
+    loops = src == dst
+    np.testing.assert_array_equal(grad[loops], 0.0)
+
+
+@pytest.mark.slow
+def test_gradient_of_stiff_chain_is_finite_and_matches_log_space_differences():
+    rates, _ = stiff_birth_death(seed=2)
+    up = jnp.asarray(np.log(rates[0, 1]))
+
+    def log_p_last(log_r01):
+        r = jnp.asarray(rates).at[0, 1].set(jnp.exp(log_r01))
+        return jnp.log(stationary(r, method="gth")[-1])
+
+    # d log p_last / d log r01 = 1 - p_1 ... exactly: p_last ∝ r01 and p_0 ∝ 1 => 1 - p_{>0}
+    g = float(jax.grad(log_p_last)(up))
+    fd = float((log_p_last(up + 1e-5) - log_p_last(up - 1e-5)) / 2e-5)
+    assert np.isfinite(g)
+    assert abs(g - fd) < 1e-7
+
+
+def _primitive_counts(jaxpr, counts=None, carries=None):
+    counts = collections.Counter() if counts is None else counts
+    carries = [] if carries is None else carries
+    for eqn in jaxpr.eqns:
+        counts[eqn.primitive.name] += 1
+        if eqn.primitive.name == "scan":
+            body = eqn.params["jaxpr"]
+            start = eqn.params["num_consts"]
+            carries.append(body.in_avals[start : start + eqn.params["num_carry"]])
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(sub, jcore.ClosedJaxpr):
+                    _primitive_counts(sub.jaxpr, counts, carries)
+                elif isinstance(sub, jcore.Jaxpr):
+                    _primitive_counts(sub, counts, carries)
+    return counts, carries
+
+
+def _jaxprs(method, n=N):
+    rates = jnp.asarray(random_rates(1, n))
+
+    def fun(r):
+        return jnp.sum(jnp.log(stationary(r, method=method)))
+
+    forward = _primitive_counts(jax.make_jaxpr(fun)(rates).jaxpr)
+    backward = _primitive_counts(jax.make_jaxpr(jax.grad(fun))(rates).jaxpr)
+    return forward, backward
+
+
+def test_gth_backward_pass_is_one_adjoint_solve_not_an_unrolled_elimination():
+    n = N
+    (fwd, fwd_carries), (bwd, bwd_carries) = _jaxprs("gth", n)
+    assert "custom_vjp_call" in fwd
+    assert fwd["while"] == 0 and bwd["while"] == 0
+    # forward: elimination + back substitution; gradient adds exactly the two O(n^2) sweeps
+    # of one adjoint solve.
+    assert fwd["scan"] == 2 and bwd["scan"] == 4
+
+    def carries_matrix(carry):
+        return any(a.shape == (n, n) for a in carry)
+
+    # Differentiating through the elimination would transpose it: a second scan carrying an
+    # [n, n] cotangent. The implicit adjoint only carries vectors.
+    assert sum(map(carries_matrix, fwd_carries)) == 1
+    assert sum(map(carries_matrix, bwd_carries)) == 1
+
+
+def test_lu_backward_pass_reuses_the_factorisation_for_one_transposed_solve():
+    (fwd, _), (bwd, _) = _jaxprs("lu")
+    assert fwd["while"] == bwd["while"] == 0 and bwd["scan"] == 0
+    assert fwd["lu"] == 1 and bwd["lu"] == 1  # factorised once, reused by the adjoint
+    assert fwd["triangular_solve"] == 2 and bwd["triangular_solve"] == 4
+
+
+# ---------------------------------------------------------------------------------------
+# jit, vmap, dtypes
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_jit_gives_the_eager_result(method):
+    rates = jnp.asarray(random_rates(21, N))
+    eager = stationary(rates, method=method)
+    jitted = jax.jit(lambda r: stationary(r, method=method))(rates)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_vmap_over_a_batch_of_chains_matches_scipy_one_by_one(method):
+    batch = np.stack([random_rates(100 + k, N, density=0.6) for k in range(64)])
+    p = np.asarray(jax.vmap(lambda r: stationary(r, method=method))(jnp.asarray(batch)))
+    reference = np.stack([scipy_stationary(r) for r in batch])
+    np.testing.assert_allclose(p, reference, rtol=1e-10)
+
+
+def test_vmap_of_grad_matches_grad_one_by_one():
+    batch = jnp.asarray(np.stack([random_rates(200 + k, N) for k in range(8)]))
+
+    def fun(r):
+        return stationary(r)[0]
+
+    batched = jax.vmap(jax.grad(fun))(batch)
+    single = jnp.stack([jax.grad(fun)(r) for r in batch])
+    np.testing.assert_allclose(batched, single, rtol=1e-12, atol=1e-15)
+
+
+def test_vmap_over_edge_rate_values():
+    base = EdgeRates.from_dense(random_rates(31, N))
+    rng = np.random.default_rng(32)
+    values = jnp.asarray(np.asarray(base.rate) * rng.uniform(0.1, 10.0, (16, base.rate.shape[0])))
+
+    def solve(v):
+        return stationary(EdgeRates(base.src, base.dst, v, N))
+
+    p = np.asarray(jax.vmap(solve)(values))
+    for k in range(values.shape[0]):
+        dense = np.asarray(EdgeRates(base.src, base.dst, values[k], N).to_dense())
+        np.testing.assert_allclose(p[k], scipy_stationary(dense), rtol=1e-10)
+
+
+@pytest.mark.parametrize("method, sparse", [("gth", False), ("lu", True)])
+def test_float32_smoke(method, sparse):
+    rates64 = random_rates(41, N)
+    rates32 = jnp.asarray(rates64, dtype=jnp.float32)
+    edges = EdgeRates.from_dense(rates32)
+    p = stationary(edges if sparse else rates32, method=method)
+    assert p.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(p), scipy_stationary(rates64), rtol=2e-5)
+
+    def fun(values):
+        r = EdgeRates(edges.src, edges.dst, values, N) if sparse else values
+        return stationary(r, method=method)[0]
+
+    grad = jax.grad(fun)(edges.rate if sparse else rates32)
+    assert grad.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(grad)))
+
+
+def test_result_has_the_dtype_of_the_rates_and_sums_to_one():
+    for dtype, tol in ((jnp.float32, 1e-6), (jnp.float64, 1e-14)):
+        p = stationary(jnp.asarray(random_rates(42, N), dtype=dtype))
+        assert p.dtype == dtype
+        assert abs(float(p.sum()) - 1.0) < tol
+
+
+# ---------------------------------------------------------------------------------------
+# method="auto"
+# ---------------------------------------------------------------------------------------
+
+
+def test_auto_rule_is_documented():
+    doc = stationary.__doc__
+    assert '"auto"' in doc and "AUTO_DENSE_MAX_STATES" in doc and "2048" in doc
+    assert stationary_module.AUTO_DENSE_MAX_STATES == 2048
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_auto_is_gth_up_to_the_threshold_for_dense_and_edge_rates(dtype):
+    rates = jnp.asarray(random_rates(51, N), dtype=dtype)
+    gth = stationary(rates, method="gth")
+    np.testing.assert_array_equal(stationary(rates), gth)
+    np.testing.assert_array_equal(stationary(EdgeRates.from_dense(rates)), gth)
+
+
+def test_auto_is_lu_for_dense_and_krylov_for_edge_rates_above_the_threshold(monkeypatch):
+    monkeypatch.setattr(stationary_module, "AUTO_DENSE_MAX_STATES", N - 1)
+    big = jnp.asarray(random_rates(52, N))
+    np.testing.assert_array_equal(stationary(big), stationary(big, method="lu"))
+    small = jnp.asarray(random_rates(53, N - 1))
+    np.testing.assert_array_equal(stationary(small), stationary(small, method="gth"))
+    choose = stationary_module._choose_method
+    assert choose(EdgeRates.from_dense(big), "auto") == "krylov"
+    assert choose(EdgeRates.from_dense(small), "auto") == "gth"
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        stationary(jnp.ones((3, 3)), method="qr")
+
+
+# ---------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, what", [(-1.0, "negative"), (np.nan, "NaN"), (np.inf, "infinite")])
+def test_bad_rate_values_raise_naming_rates_and_the_entry(value, what):
+    rates = np.ones((3, 3))
+    rates[0, 1] = value
+    with pytest.raises(ValueError, match=rf"`rates` has an? {what} entry at index \(0, 1\)"):
+        stationary(jnp.asarray(rates))
+
+
+def test_bad_edge_rate_value_raises_naming_the_edge():
+    e = EdgeRates(jnp.array([0, 1, 2]), jnp.array([1, 2, 0]), jnp.array([1.0, -2.0, 1.0]), 3)
+    with pytest.raises(ValueError, match=r"`rates.rate` has a negative entry at edge 1"):
+        stationary(e)
+
+
+@pytest.mark.parametrize("value", [-1.0, np.nan, np.inf])
+def test_bad_rate_values_raise_under_jit(value):
+    rates = jnp.ones((3, 3)).at[0, 1].set(value)
+    with pytest.raises(Exception, match="`rates` has a"):
+        jax.block_until_ready(jax.jit(stationary)(rates))
+
+
+def test_non_square_rates_are_rejected_at_trace_time():
+    with pytest.raises(ValueError, match=r"`rates` must be a square \[n, n\]"):
+        stationary(jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"`rates` must be a square"):
+        jax.jit(stationary)(jnp.ones((2, 3, 3)))
+
+
+def test_out_of_range_edge_indices_are_rejected():
+    with pytest.raises(ValueError, match=r"`dst` has an out-of-range state index 3"):
+        EdgeRates(jnp.array([0, 1]), jnp.array([1, 3]), jnp.ones(2), 3)
+    with pytest.raises(ValueError, match="same length"):
+        EdgeRates(jnp.array([0, 1]), jnp.array([1]), jnp.ones(2), 3)
+
+
+def test_out_of_range_edge_indices_raise_under_jit():
+    def solve(src):
+        return stationary(EdgeRates(src, jnp.array([1, 2, 0]), jnp.ones(3), 3))
+
+    np.testing.assert_allclose(jax.jit(solve)(jnp.array([0, 1, 2])), np.full(3, 1 / 3))
+    with pytest.raises(Exception, match="out-of-range state index"):
+        jax.block_until_ready(jax.jit(solve)(jnp.array([0, 7, 2])))
+
+
+def reducible_rates():
+    rates = np.zeros((N, N))
+    rates[0, 1] = rates[1, 0] = 1.0  # closed class {0, 1}
+    rates[2, 3] = rates[3, 2] = 2.0  # closed class {2, 3}
+    rates[4, 0] = rates[4, 2] = rates[5, 4] = 1.0  # transient states 4 and 5 feeding both
+    return rates
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reducible_chain_raises_naming_rates_and_the_closed_classes(sparse):
+    rates = reducible_rates()
+    rates = EdgeRates.from_dense(rates) if sparse else jnp.asarray(rates)
+    with pytest.raises(ValueError, match=r"`rates` is reducible.*\{0, 1\} and \{2, 3\}"):
+        stationary(rates, method="gth")
+
+
+def test_reducible_chain_raises_under_jit():
+    with pytest.raises(Exception, match="`rates` is reducible"):
+        jax.block_until_ready(jax.jit(lambda r: stationary(r, method="gth"))(reducible_rates()))
+
+
+@pytest.mark.slow
+def test_reducible_chain_under_vmap_raises():
+    batch = jnp.stack([jnp.asarray(random_rates(61, N)), jnp.asarray(reducible_rates())])
+    with pytest.raises(Exception, match="reducible"):
+        jax.block_until_ready(jax.jit(jax.vmap(stationary))(batch))
+
+
+def test_public_name_is_exported():
+    assert jn.markov.stationary is stationary
+
+
+@pytest.mark.slow
+def test_krylov_dispatch_shares_the_implicit_adjoint_and_matches_gth():
+    e = EdgeRates.from_dense(random_rates(71, N, density=0.6))
+
+    def log_p2(values, method):
+        return jnp.log(stationary(EdgeRates(e.src, e.dst, values, N), method=method))[2]
+
+    np.testing.assert_allclose(
+        stationary(e, method="krylov"), stationary(e, method="gth"), rtol=1e-8
+    )
+    np.testing.assert_allclose(
+        jax.grad(log_p2)(e.rate, "krylov"), jax.grad(log_p2)(e.rate, "gth"), rtol=1e-6, atol=1e-10
+    )
