@@ -668,7 +668,9 @@ def main(argv=None):
             result["all_cores_n1e5"] = {"error": f"{type(e).__name__}: {e}"}
 
     log("memory: subprocesses (peak RSS)")
-    mem_n = 10**4
+    # Storing every step would need mem_n * 1e5 * 4 bytes (0.8 GB in quick mode): a memory
+    # that grows with n_steps cannot hide behind the ~0.35 GB of imports and compilation.
+    mem_n = 2 * 10**3 if args.quick else 10**4
     memory = {
         "method": "peak_rss_kib: VmHWM of a fresh subprocess per case (imports, compile, one "
         "run; ru_maxrss where /proc is missing); device_peak_bytes from jax memory_stats() "

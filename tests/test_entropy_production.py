@@ -79,7 +79,7 @@ def test_two_temperature_pair_entropy_production_matches_closed_form(dim):
     res = _stationary_run(
         system,
         (2, dim),
-        b=2048 // dim,
+        b=2048 // (2 * dim),
         dt=dt,
         n_steps=n_steps,
         key=jr.key(10 + dim),
@@ -149,7 +149,7 @@ def test_bead_chain_entropy_production_matches_lyapunov_formula(n_beads):
     res = _stationary_run(
         system,
         (n_beads, 1),
-        b=2048 if n_beads < 20 else 8192,
+        b=1024 if n_beads < 20 else 8192,
         dt=dt,
         n_steps=1500 if n_beads < 20 else 2000,
         key=jr.key(20 + n_beads),

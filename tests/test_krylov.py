@@ -61,7 +61,7 @@ def test_krylov_matches_gth_on_driven_periodic_1d_chain():
 
 
 def test_krylov_matches_gth_on_driven_2d_grid_with_temperature_field():
-    chain = _double_well_2d(24, 20, drive=1.5, hot=1.0)
+    chain = _double_well_2d(20, 16, drive=1.5, hot=1.0)
     ref = np.asarray(jn.markov.stationary(chain, method="gth"))
     p = jn.markov.stationary(chain, method="krylov")
     assert _max_rel_err(p, ref) < 1e-8
@@ -98,8 +98,8 @@ def test_krylov_matches_scipy_spsolve_on_2d_grid_of_10000_states():
 
 @pytest.mark.parametrize("scheme", ["scharfetter-gummel", "arrhenius"])
 def test_equilibrium_grid_chain_has_boltzmann_stationary_state(scheme):
-    x = np.linspace(-2, 2, 40)
-    X, Y = np.meshgrid(x, x[:30], indexing="ij")
+    x = np.linspace(-2, 2, 20)
+    X, Y = np.meshgrid(x, x[:16], indexing="ij")
     potential = (X**2 - 1) ** 2 + 0.5 * Y**2 + 0.3 * X
     temperature = 0.4
     chain = jn.models.grid_chain(
@@ -142,7 +142,7 @@ def test_grid_chain_rejects_bad_arguments():
 
 
 def test_gradient_through_krylov_matches_central_finite_differences():
-    chain = _double_well_2d(7, 6, drive=1.0, hot=0.5)
+    chain = _double_well_2d(20, 16, drive=1.0, hot=0.5)
     weights = jnp.asarray(np.random.default_rng(0).normal(size=chain.n_states))
 
     def loss(rate):
@@ -160,7 +160,7 @@ def test_gradient_through_krylov_matches_central_finite_differences():
 
 
 def test_krylov_gradient_matches_gth_gradient():
-    chain = _double_well_2d(9, 8, drive=2.0)
+    chain = _double_well_2d(20, 16, drive=2.0)
 
     def loss(rate, method):
         c = jn.markov.EdgeRates(chain.src, chain.dst, rate, chain.n_states)
@@ -173,7 +173,7 @@ def test_krylov_gradient_matches_gth_gradient():
 
 
 def test_krylov_adjoint_solves_adjoint_equation_with_gauge():
-    chain = _double_well_2d(10, 9, drive=1.0)
+    chain = _double_well_2d(20, 16, drive=1.0)
     p = jn.markov.stationary(chain, method="gth")
     g = jnp.asarray(np.random.default_rng(2).normal(size=chain.n_states))
     v = krylov_adjoint(chain, p, g)
@@ -184,7 +184,7 @@ def test_krylov_adjoint_solves_adjoint_equation_with_gauge():
 
 
 def test_krylov_stationary_works_under_jit_and_vmap():
-    chain = _double_well_2d(12, 10, drive=1.0)
+    chain = _double_well_2d(20, 16, drive=1.0)
     scales = jnp.asarray([0.5, 1.0, 2.0])
 
     @jax.jit
@@ -211,17 +211,18 @@ def test_krylov_stationary_float32_smoke():
     ref = np.asarray(jn.markov.stationary(chain64, method="gth"))
     assert np.all(np.asarray(p) >= 0)
     np.testing.assert_allclose(np.asarray(p), ref, rtol=1e-2, atol=1e-4 * ref.max())
-    grad = jax.grad(lambda r: jn.markov.stationary(
-        jn.markov.EdgeRates(chain32.src, chain32.dst, r, chain32.n_states), method="krylov"
-    )[0])(chain32.rate)
+
+    def first(rate):
+        c = jn.markov.EdgeRates(chain32.src, chain32.dst, rate, chain32.n_states)
+        return jn.markov.stationary(c, method="krylov")[0]
+
+    grad = jax.grad(first)(chain32.rate)
     assert grad.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(grad)))
 
 
 def test_krylov_reports_non_convergence_instead_of_returning_garbage():
-    chain = _double_well_2d(40, 40, drive=3.0)
-    _, info = krylov_stationary(chain, max_iters=1, rtol=1e-14, return_info=True)
-    assert not bool(info.converged)
-    with pytest.raises(Exception, match="did not converge"):
-        jax.block_until_ready(krylov_stationary(chain, max_iters=1, rtol=1e-14))
+    chain = _double_well_2d(20, 16, drive=3.0)
+    _, info = jax.jit(lambda c: krylov_stationary(c, max_iters=1, return_info=True))(chain)
+    assert not bool(info.converged) and int(info.iterations) == 1
     with pytest.raises(Exception, match="did not converge"):
         jax.block_until_ready(jax.jit(lambda c: krylov_stationary(c, max_iters=1))(chain))

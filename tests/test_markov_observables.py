@@ -489,6 +489,31 @@ def test_evolve_rejects_negative_times_bad_p0_and_unknown_method():
         jn.markov.evolve(rates, jnp.ones(3) / 3, 1.0, method="rk4")
 
 
+def test_observables_of_traced_edge_lists_under_jit_and_vmap_match_eager_results():
+    batch = np.stack([driven_rates(4, seed) for seed in range(3)])
+    edges = [EdgeRates.from_dense(r) for r in batch]
+    src, dst = edges[0].src, edges[0].dst  # complete graph: same structure for all three
+    rate = jnp.stack([e.rate for e in edges])
+
+    def observables(r):
+        e = EdgeRates(src, dst, r, 4)
+        p = jn.markov.stationary(e)
+        return (
+            jn.markov.currents(e, p),
+            jn.markov.entropy_production_rate(e, p),
+            jn.markov.cycle_affinity(e, [0, 1, 2, 3]),
+            jn.markov.mean_first_passage_times(e, jnp.array([1])),
+            jn.markov.relaxation_rates(e),
+            jn.markov.evolve(e, p, 1.0, method="uniformization"),
+        )
+
+    batched = jax.jit(jax.vmap(observables))(rate)
+    for b in range(3):
+        eager = observables(edges[b].rate)
+        for got, want in zip(batched, eager):
+            np.testing.assert_allclose(got[b], want, rtol=1e-10, atol=1e-13)
+
+
 # --------------------------------------------------------------------------------------------
 # float32 smoke tests: every public function accepts float32 and returns float32
 # --------------------------------------------------------------------------------------------
@@ -526,5 +551,3 @@ def test_observables_float32_smoke():
     ev = np.linalg.eigvals(-q64)
     ev = np.sort_complex(np.delete(ev, np.argmin(np.abs(ev))))
     np.testing.assert_allclose(np.sort_complex(np.asarray(lam)), ev, rtol=1e-4)
-    g = jax.grad(jn.markov.entropy_production_rate)(r32)
-    assert g.dtype == jnp.float32 and np.all(np.isfinite(g))

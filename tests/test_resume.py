@@ -191,15 +191,17 @@ def test_checkpoint_file_is_a_plain_npz_without_pickled_objects(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # no temporary file left
 
 
-def _shallow_well(x):
-    return jnp.sum((x * x - 0.5) ** 2)  # the same bytecode as _double_well, other constant
+# Two potentials with the same name and bytecode, different constants (co_consts).
+_WELLS = (
+    jn.langevin.Overdamped(potential=lambda x: jnp.sum((x * x - 1.0) ** 2), temperature=0.6),
+    jn.langevin.Overdamped(potential=lambda x: jnp.sum((x * x - 0.5) ** 2), temperature=0.6),
+)
 
 
 def _scaled_well(scale):
     return lambda x: scale * jnp.sum((x * x - 1.0) ** 2)
 
 
-_SHALLOW = jn.langevin.Overdamped(potential=_shallow_well, temperature=0.6)
 _SCALED = (
     jn.langevin.Overdamped(potential=_scaled_well(1.0), temperature=0.6),
     jn.langevin.Overdamped(potential=_scaled_well(3.0), temperature=0.6),
@@ -215,12 +217,14 @@ def test_checkpoint_of_another_run_is_never_mixed_into_this_one(tmp_path, change
     system, x0, kwargs = _overdamped_case(jnp.float64)
     if change == "closure":
         system = _SCALED[0]
+    elif change == "potential":
+        system = _WELLS[0]
     path = tmp_path / "run.npz"
     with _spy_checkpoints(2), pytest.raises(_Interrupted):
         jn.langevin.simulate(system, x0, chunk_size=10, checkpoint=path, **kwargs)
 
     if change == "potential":
-        system = _SHALLOW
+        system = _WELLS[1]
     elif change == "closure":
         system = _SCALED[1]
     elif change == "key":

@@ -382,14 +382,14 @@ def test_current_field_float32_smoke():
     system = jn.models.two_temperature_pair(1.0, 1.0, 4.0, 1.0)
     edges = jnp.linspace(-4.0, 4.0, 9, dtype=jnp.float32)
     x0 = jn.models.linear_stationary_samples(
-        system, jnp.zeros((2, 1), jnp.float32), key=jr.key(31), n=1024
+        system, jnp.zeros((2, 1), jnp.float32), key=jr.key(31), n=512
     )
     res = jn.langevin.simulate(
         system,
         x0,
         key=jr.key(32),
         dt=0.01,
-        n_steps=500,
+        n_steps=400,
         observables={"J": jn.observables.CurrentField((edges, edges))},
     )
     J = res.observables["J"]
@@ -398,7 +398,7 @@ def test_current_field_float32_smoke():
     c = 0.5 * (np.asarray(edges)[1:] + np.asarray(edges)[:-1])
     X1, X2 = np.meshgrid(c, c, indexing="ij")
     rotation = np.sum(X1 * np.asarray(J)[..., 1] - X2 * np.asarray(J)[..., 0]) * 1.0
-    assert rotation > 0  # counter-clockwise (exact 1.5, resolved to about 10 % here)
+    assert rotation > 0  # counter-clockwise (exact 1.5, resolved to about 25 % here)
 
 
 def test_current_field_rejects_bad_edges_and_coordinates():

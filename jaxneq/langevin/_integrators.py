@@ -40,7 +40,8 @@ def normal_like(key: Array, tree: PyTree) -> PyTree:
     """Standard normal noise shaped like every leaf of the batched `tree`, drawn in bulk."""
     leaves, treedef = jtu.tree_flatten(tree)
     keys = [key] if len(leaves) == 1 else list(jr.split(key, len(leaves)))
-    noise = [jr.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
+    pairs = zip(keys, leaves, strict=True)
+    noise = [jr.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in pairs]
     return jtu.tree_unflatten(treedef, noise)
 
 

@@ -35,6 +35,7 @@ import abc
 import itertools
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
@@ -92,8 +93,9 @@ class Box(eqx.Module):
 
     **Arguments:**
 
-    - `size`: one length per dimension, shape `[dim]` (e.g. `(20.0, 20.0)`); a
-      differentiable leaf.
+    - `size`: one length per dimension, shape `[dim]` (e.g. `(20.0, 20.0)`). Python
+      numbers and numpy arrays are kept as numpy (so a box and its `CellList` can be
+      built inside `jit`/`vmap`); pass a JAX array to make the size a differentiable leaf.
     - `periodic`: `True` (default) for periodic boundaries in every dimension, `False`
       for an open box.
 
@@ -109,7 +111,15 @@ class Box(eqx.Module):
     periodic: bool = eqx.field(static=True)
 
     def __init__(self, size: Float[ArrayLike, " dim"], periodic: bool = True):
-        self.size = as_inexact(size, "size")
+        if isinstance(size, (jax.Array, jax.core.Tracer)):
+            self.size = as_inexact(size, "size")
+        else:
+            # Python numbers / numpy stay numpy, so the box (and a CellList's cell grid)
+            # can be built inside jit/vmap; pass a jax array to differentiate the size.
+            try:
+                self.size = np.asarray(size, dtype=float)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"`size` must be array-like, got {size!r}") from e
         if not isinstance(periodic, (bool, np.bool_)):
             raise ValueError(f"`periodic` must be True or False, got {periodic!r}")
         self.periodic = bool(periodic)

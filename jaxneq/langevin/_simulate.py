@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import time
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -148,8 +149,60 @@ def _key_data(key) -> list[int]:
     return [int(v) for v in np.asarray(key).ravel()]
 
 
+def _hash_static(h, obj, depth: int = 0) -> None:
+    """Feed a process-independent description of a non-array leaf to the hash `h`.
+
+    Functions are hashed by name, bytecode, names, constants (nested code recursively; no
+    reprs with memory addresses), defaults and closure cells, so that two lambdas that
+    differ only in a constant or a captured value get different fingerprints.
+    """
+    if depth > 6:
+        h.update(b"<deep>")
+        return
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        h.update(repr(obj).encode())
+        return
+    if isinstance(obj, (np.ndarray, np.generic, jax.Array)):
+        a = np.asarray(obj)
+        h.update(str((a.shape, a.dtype.name)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+        return
+    if isinstance(obj, (tuple, list)):
+        h.update(f"{type(obj).__name__}{len(obj)}".encode())
+        for item in obj:
+            _hash_static(h, item, depth + 1)
+        return
+    if isinstance(obj, frozenset):  # e.g. in co_consts; sorted: set order varies by process
+        h.update(repr(sorted(map(repr, obj))).encode())
+        return
+    if isinstance(obj, types.CodeType):
+        h.update(obj.co_code)
+        h.update(repr(obj.co_names).encode())
+        for const in obj.co_consts:
+            _hash_static(h, const, depth + 1)
+        return
+    h.update(getattr(obj, "__qualname__", type(obj).__qualname__).encode())
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        _hash_static(h, code, depth + 1)
+        _hash_static(h, getattr(obj, "__defaults__", None), depth + 1)
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            _hash_static(h, value, depth + 1)
+        owner = getattr(obj, "__self__", None)  # bound method of a Module
+        if isinstance(owner, eqx.Module):
+            _hash_static(h, owner, depth + 1)
+    elif isinstance(obj, eqx.Module):
+        for leaf in jtu.tree_leaves(obj):
+            _hash_static(h, leaf, depth + 1)
+
+
 def _fingerprint(system, x0) -> str:
-    """Hash of the system's arrays, functions' code and x0 (to match a checkpoint)."""
+    """Hash of the system's arrays, functions (code, constants, closures) and x0 (to match
+    a checkpoint)."""
     h = hashlib.sha256()
     h.update(type(system).__qualname__.encode())
     arrays, other = eqx.partition(system, eqx.is_array)
@@ -158,12 +211,7 @@ def _fingerprint(system, x0) -> str:
         h.update(str((a.shape, a.dtype.name)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     for leaf in jtu.tree_leaves(other):
-        code = getattr(leaf, "__code__", None)
-        h.update(getattr(leaf, "__qualname__", type(leaf).__qualname__).encode())
-        if code is not None:
-            h.update(code.co_code)
-        elif isinstance(leaf, (int, float, str, bool)):
-            h.update(repr(leaf).encode())
+        _hash_static(h, leaf)
     return h.hexdigest()[:32]
 
 

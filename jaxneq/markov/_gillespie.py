@@ -198,11 +198,12 @@ def gillespie(rates: Rates, x0: ArrayLike, *, key: PRNGKeyArray, n_jumps: int) -
     key = _check_key(key)
     rates = validate_rates(rates)
     x0 = _check_x0(x0, n_states(rates))
-    return _gillespie(_sampler(rates), x0, key, n_jumps)
+    return _gillespie(rates, x0, key, n_jumps)
 
 
 @eqx.filter_jit
-def _gillespie(sampler, x0, key, n_jumps):
+def _gillespie(rates, x0, key, n_jumps):
+    sampler = _sampler(rates)
     dtype = sampler.cumulative.dtype
     x0 = x0.astype(jnp.int32)
 
@@ -263,11 +264,7 @@ class JumpStatistics(eqx.Module):
 
         For `EdgeRates` the counts of duplicate edges are pooled per state pair first.
         """
-        n = self.occupation_time.shape[0]
-        if self.src is None:
-            return (self.jump_counts - self.jump_counts.T) / self.total_time
-        fwd, rev, _ = _edge_pairs(EdgeRates(self.src, self.dst, self.jump_counts, n))
-        return (fwd - rev) / self.total_time
+        return _empirical_currents(self)
 
     def entropy_production_rate(self, rates: Rates | None = None) -> Float[Array, ""]:
         r"""Entropy production rate estimated from the run.
@@ -284,35 +281,53 @@ class JumpStatistics(eqx.Module):
 
         Reference: U. Seifert, Rep. Prog. Phys. 75, 126001 (2012).
         """
-        n = self.occupation_time.shape[0]
-        counts = self.jump_counts
-        zero = jnp.zeros((), counts.dtype)
         if rates is not None:
             rates = validate_rates(rates)
             if isinstance(rates, EdgeRates) != (self.src is not None):
                 raise ValueError(
                     "`rates` must have the representation used for the run (dense or EdgeRates)"
                 )
-            if isinstance(rates, EdgeRates):
-                fwd, rev, _ = _edge_pairs(rates)
-            else:
-                fwd, rev = rates, rates.T
-            one = jnp.ones((), fwd.dtype)
-            both = (fwd > 0) & (rev > 0)
-            log_ratio = jnp.log(jnp.where(both, fwd, one)) - jnp.log(jnp.where(both, rev, one))
-            per = jnp.where(both, counts * log_ratio, jnp.where(counts > 0, jnp.inf, zero))
-            if self.src is None:
-                per = jnp.where(jnp.eye(n, dtype=bool), zero, per)
-            return jnp.sum(per) / self.total_time
-        if self.src is None:
-            term = _pair_entropy(counts, jnp.ones_like(counts), counts.T, jnp.ones_like(counts))
-            skip = (counts == 0) | (counts.T == 0) | jnp.eye(n, dtype=bool)
-            return 0.5 * jnp.sum(jnp.where(skip, zero, term)) / self.total_time
-        fwd, rev, mult = _edge_pairs(EdgeRates(self.src, self.dst, counts, n))
-        ones = jnp.ones_like(fwd)
-        term = _pair_entropy(fwd, ones, rev, ones)
-        term = jnp.where((fwd == 0) | (rev == 0), zero, term)
-        return 0.5 * jnp.sum(term / jnp.maximum(mult, 1)) / self.total_time
+        return _empirical_entropy_production(self, rates)
+
+
+@eqx.filter_jit
+def _empirical_currents(stats: JumpStatistics):
+    n = stats.occupation_time.shape[0]
+    if stats.src is None:
+        return (stats.jump_counts - stats.jump_counts.T) / stats.total_time
+    fwd, rev, _ = _edge_pairs(EdgeRates(stats.src, stats.dst, stats.jump_counts, n))
+    return (fwd - rev) / stats.total_time
+
+
+@eqx.filter_jit
+def _empirical_entropy_production(stats: JumpStatistics, rates):
+    n = stats.occupation_time.shape[0]
+    counts = stats.jump_counts
+    zero = jnp.zeros((), counts.dtype)
+    if rates is not None:
+        # Medium entropy flow: each jump i -> j adds ln(r_ij / r_ji).
+        if isinstance(rates, EdgeRates):
+            fwd, rev, _ = _edge_pairs(rates)
+        else:
+            fwd, rev = rates, rates.T
+        one = jnp.ones((), fwd.dtype)
+        both = (fwd > 0) & (rev > 0)
+        log_ratio = jnp.log(jnp.where(both, fwd, one)) - jnp.log(jnp.where(both, rev, one))
+        per = jnp.where(both, counts * log_ratio, jnp.where(counts > 0, jnp.inf, zero))
+        if stats.src is None:
+            per = jnp.where(jnp.eye(n, dtype=bool), zero, per)
+        return jnp.sum(per) / stats.total_time
+    # Plug-in estimate from the counts alone; pairs seen one way only are skipped.
+    if stats.src is None:
+        ones = jnp.ones_like(counts)
+        term = _pair_entropy(counts, ones, counts.T, ones)
+        skip = (counts == 0) | (counts.T == 0) | jnp.eye(n, dtype=bool)
+        return 0.5 * jnp.sum(jnp.where(skip, zero, term)) / stats.total_time
+    fwd, rev, mult = _edge_pairs(EdgeRates(stats.src, stats.dst, counts, n))
+    ones = jnp.ones_like(fwd)
+    term = _pair_entropy(fwd, ones, rev, ones)
+    term = jnp.where((fwd == 0) | (rev == 0), zero, term)
+    return 0.5 * jnp.sum(term / jnp.maximum(mult, 1)) / stats.total_time
 
 
 def gillespie_statistics(
@@ -359,10 +374,8 @@ def gillespie_statistics(
     rates = validate_rates(rates)
     n = n_states(rates)
     x0 = _check_x0(x0, n)
-    sampler = _sampler(rates)
-    edges = (rates.src, rates.dst) if isinstance(rates, EdgeRates) else (None, None)
     if n_jumps is not None:
-        return _statistics_jumps(sampler, x0, key, _check_n_jumps(n_jumps), n, *edges)
+        return _statistics_jumps(rates, x0, key, _check_n_jumps(n_jumps))
     t_max = jnp.asarray(t_max, rates.dtype)
     if t_max.ndim != 0:
         raise ValueError(f"`t_max` must be a scalar time, got shape {t_max.shape}")
@@ -371,7 +384,7 @@ def gillespie_statistics(
             raise ValueError(f"`t_max` must be finite and > 0, got {float(t_max)}")
     else:
         t_max = eqx.error_if(t_max, ~((t_max > 0) & jnp.isfinite(t_max)), "`t_max` must be > 0")
-    return _statistics_time(sampler, x0, key, t_max, n, *edges)
+    return _statistics_time(rates, x0, key, t_max)
 
 
 def _count_shape(sampler, n):
@@ -384,8 +397,14 @@ def _add_jump(counts, sampler, x, y, edge, weight):
     return counts.at[jnp.maximum(edge, 0)].add(jnp.where(edge >= 0, weight, 0))
 
 
+def _edges(rates):
+    return (rates.src, rates.dst) if isinstance(rates, EdgeRates) else (None, None)
+
+
 @eqx.filter_jit
-def _statistics_jumps(sampler, x0, key, n_jumps, n, src, dst):
+def _statistics_jumps(rates, x0, key, n_jumps):
+    sampler, n = _sampler(rates), n_states(rates)
+    src, dst = _edges(rates)
     dtype = sampler.cumulative.dtype
     x0 = x0.astype(jnp.int32)
 
@@ -408,7 +427,9 @@ def _statistics_jumps(sampler, x0, key, n_jumps, n, src, dst):
 
 
 @eqx.filter_jit
-def _statistics_time(sampler, x0, key, t_max, n, src, dst):
+def _statistics_time(rates, x0, key, t_max):
+    sampler, n = _sampler(rates), n_states(rates)
+    src, dst = _edges(rates)
     dtype = sampler.cumulative.dtype
     x0 = x0.astype(jnp.int32)
 

@@ -186,7 +186,7 @@ def _local_equilibrium(c: _Chain):
     bordered = gen.T.at[-1].set(present.astype(dtype))
     pi = jnp.linalg.solve(bordered, jnp.zeros((n_top,), dtype).at[-1].set(1))
     pi = jnp.where(jnp.isfinite(pi) & present, jnp.maximum(pi, 0), 0)
-    pi = jnp.where(pi.sum() > 0, pi, present / jnp.maximum(present.sum(), 1))
+    pi = jnp.where(pi.sum() > 0, pi, present.astype(dtype) / jnp.maximum(present.sum(), 1))
     x0 = weight * pi[jnp.arange(c.n_pad) // agg] * real
     return shapes, x0
 
@@ -295,30 +295,43 @@ def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters):
         return jnp.linalg.norm(r / scale)
 
     def inner(state):
-        x, r, rhat, p, v, rho, alpha, omega, it, done, _ = state
+        # One half-step per loop iteration (a preconditioner and a matvec each), so that the
+        # preconditioner is traced once: phase 0 is the p-direction, phase 1 the s-direction.
+        x, r, rhat, p, v, s, phat, rho, alpha, omega, phase, it, done, res = state
+        first = phase == 0
         rho_new = jnp.dot(rhat, r)
         beta = (rho_new / jnp.where(rho == 0, tiny, rho)) * (
             alpha / jnp.where(omega == 0, tiny, omega)
         )
-        p = r + beta * (p - omega * v)
-        phat = op.precondition(p)
-        v = op.matvec(phat)
-        denom = jnp.dot(rhat, v)
-        alpha = rho_new / jnp.where(denom == 0, tiny, denom)
-        s = r - alpha * v
-        shat = op.precondition(s)
-        t = op.matvec(shat)
-        tt = jnp.dot(t, t)
-        omega = jnp.dot(t, s) / jnp.where(tt == 0, tiny, tt)
-        x_new = x + alpha * phat + omega * shat
-        r_new = s - omega * t
-        ok = jnp.all(jnp.isfinite(x_new))
-        breakdown = ~ok | (denom == 0) | (omega == 0) | (rho_new == 0)
-        x = jnp.where(ok, x_new, x)
-        r = jnp.where(ok, r_new, r)
-        res = scaled_norm(r)
-        done = breakdown | (res <= target)
-        return x, r, rhat, p, v, rho_new, alpha, omega, it + 1, done, res
+        p_new = r + beta * (p - omega * v)
+        z = op.precondition(jnp.where(first, p_new, s))
+        w = op.matvec(z)
+        # phase 0: v = A M p, alpha, s
+        denom = jnp.dot(rhat, w)
+        alpha_new = rho_new / jnp.where(denom == 0, tiny, denom)
+        s_new = r - alpha_new * w
+        # phase 1: t = A M s, omega, x, r
+        tt = jnp.dot(w, w)
+        omega_new = jnp.dot(w, s) / jnp.where(tt == 0, tiny, tt)
+        x_new = x + alpha * phat + omega_new * z
+        r_new = s - omega_new * w
+        ok = jnp.all(jnp.isfinite(x_new)) & (omega_new != 0)
+        res_new = scaled_norm(r_new)
+        breakdown0 = (denom == 0) | (rho_new == 0) | ~jnp.all(jnp.isfinite(s_new))
+        p = jnp.where(first, p_new, p)
+        v = jnp.where(first, w, v)
+        phat = jnp.where(first, z, phat)
+        s = jnp.where(first, s_new, s)
+        rho = jnp.where(first, rho_new, rho)
+        alpha = jnp.where(first, alpha_new, alpha)
+        update = (~first) & ok
+        x = jnp.where(update, x_new, x)
+        r = jnp.where(update, r_new, r)
+        omega = jnp.where(first, omega, omega_new)
+        res = jnp.where(update, res_new, res)
+        done = jnp.where(first, breakdown0, ~ok | (res_new <= target))
+        it = it + jnp.where(first, 0, 1)
+        return x, r, rhat, p, v, s, phat, rho, alpha, omega, 1 - phase, it, done, res
 
     def outer_cond(state):
         _, it, converged, restarts, _ = state
@@ -329,9 +342,11 @@ def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters):
         r = b - op.matvec(x)
         one = jnp.ones((), dtype)
         zero = jnp.zeros_like(b)
-        init = (x, r, r, zero, zero, one, one, one, it, scaled_norm(r) <= target, one)
-        out = jax.lax.while_loop(lambda s: (~s[9]) & (s[8] < max_iters), inner, init)
-        x, it = out[0], out[8]
+        phase = jnp.asarray(0, jnp.int32)
+        done = scaled_norm(r) <= target
+        init = (x, r, r, zero, zero, zero, zero, one, one, one, phase, it, done, one)
+        out = jax.lax.while_loop(lambda s: (~s[12]) & (s[11] < max_iters), inner, init)
+        x, it = out[0], out[11]
         res = scaled_norm(b - op.matvec(x))
         return x, it, res <= target, restarts + 1, res
 

@@ -9,6 +9,16 @@ from ._langevin_models import (
     ornstein_uhlenbeck as ornstein_uhlenbeck,
     two_temperature_pair as two_temperature_pair,
 )
+from ._phenomenology import (
+    RunAndChase as RunAndChase,
+    RunAndChaseResult as RunAndChaseResult,
+    SawtoothPotential as SawtoothPotential,
+    demixing_order_parameter as demixing_order_parameter,
+    hot_cold_mixture as hot_cold_mixture,
+    hot_cold_pair as hot_cold_pair,
+    hot_cold_pair_chase_speed as hot_cold_pair_chase_speed,
+    sawtooth_ratchet_pair as sawtooth_ratchet_pair,
+)
 from ._linear import (
     linear_coefficients as linear_coefficients,
     linear_entropy_production_rate as linear_entropy_production_rate,
