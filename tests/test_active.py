@@ -159,7 +159,10 @@ def test_active_parameters_are_validated():
         L.ActiveOU(persistence_time=jnp.nan)
     with pytest.raises(ValueError, match="speed"):
         L.simulate(
-            L.ActiveBrownian(speed=jnp.ones(3)), jnp.zeros((2, 4, 2)), key=jr.key(0), dt=0.1,
+            L.ActiveBrownian(speed=jnp.ones(3)),
+            jnp.zeros((2, 4, 2)),
+            key=jr.key(0),
+            dt=0.1,
             n_steps=1,
         )
 

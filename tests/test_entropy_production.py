@@ -98,9 +98,9 @@ def test_entropy_production_vanishes_at_equal_temperatures():
     res = _stationary_run(
         system,
         (2, 1),
-        b=2048,
+        b=1024,  # the shapes of the dim = 1 test above: its compiled run is reused
         dt=0.01,
-        n_steps=1000,
+        n_steps=2000,
         key=jr.key(3),
         observables={"ep": jn.observables.EntropyProduction(rate=True)},
     )

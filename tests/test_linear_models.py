@@ -3,11 +3,12 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
 
-import jaxneq as jn  # noqa: F401  (the package imports)
+import jaxneq as jn
 from jaxneq.models import (
     linear_entropy_production_rate,
     linear_heat_rates,
@@ -144,3 +145,126 @@ def test_bad_shapes_raise_value_error_naming_the_argument():
         linear_stationary_covariance(jnp.eye(2), jnp.ones(3))
     with pytest.raises(ValueError, match="`D`"):
         linear_heat_rates(jnp.eye(2), jnp.eye(2))
+
+
+# --------------------------------------------------------------------------------------
+# the model factories and their linear coefficients
+
+
+def test_two_temperature_pair_coefficients_are_the_spring_and_trap_matrices():
+    k, lam, T1, T2, mobility = 1.3, 0.4, 2.5, 0.5, 0.7
+    system = jn.models.two_temperature_pair(k, lam, T1, T2, dim=2, mobility=mobility)
+    A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 2)))
+    # flattened order (r1x, r1y, r2x, r2y): each spatial component couples to its partner
+    A_ref = mobility * np.kron(np.array([[k + lam, -k], [-k, k + lam]]), np.eye(2))
+    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(D), mobility * np.array([T1, T1, T2, T2]), rtol=1e-12)
+    # sigma is additive over the spatial dimensions and independent of the mobility scale
+    exact = 2 * k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam)) * mobility
+    np.testing.assert_allclose(float(linear_entropy_production_rate(A, D)), exact, rtol=1e-9)
+
+
+def test_bead_chain_coefficients_are_a_tridiagonal_rouse_matrix():
+    T = np.array([0.5, 1.0, 2.0, 4.0])
+    A, D = jn.models.linear_coefficients(jn.models.bead_chain(T, k=2.0, lam=0.3), jnp.zeros((4, 1)))
+    A_ref = 2.0 * (2 * np.eye(4) - np.eye(4, k=1) - np.eye(4, k=-1)) + 0.3 * np.eye(4)
+    A_ref[0, 0] -= 2.0
+    A_ref[-1, -1] -= 2.0
+    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(D), T, rtol=1e-12)
+    # a chain of two beads is the two-temperature pair
+    pair = jn.models.two_temperature_pair(1.0, 0.5, 3.0, 1.0)
+    chain = jn.models.bead_chain(np.array([3.0, 1.0]), k=1.0, lam=0.5)
+    x = jr.normal(jr.key(0), (2, 1))
+    np.testing.assert_allclose(np.asarray(pair.drift(x, 0.0)), np.asarray(chain.drift(x, 0.0)))
+
+
+def test_ornstein_uhlenbeck_coefficients_and_equilibrium_covariance():
+    system = jn.models.ornstein_uhlenbeck(stiffness=jnp.array([1.0, 4.0]), temperature=0.5)
+    A, D = jn.models.linear_coefficients(system, jnp.zeros(2))
+    np.testing.assert_allclose(np.asarray(A), np.diag([1.0, 4.0]), rtol=1e-12)
+    C = linear_stationary_covariance(A, D)
+    np.testing.assert_allclose(np.asarray(C), np.diag([0.5, 0.125]), rtol=1e-12)  # T / k
+    assert abs(float(linear_entropy_production_rate(A, D))) < 1e-12
+
+
+def test_stationary_samples_have_the_lyapunov_mean_and_covariance():
+    system = jn.models.two_temperature_pair(1.0, 0.5, 3.0, 1.0)
+    n = 20_000
+    x = jn.models.linear_stationary_samples(system, jnp.zeros((2, 1)), key=jr.key(1), n=n)
+    assert x.shape == (n, 2, 1)
+    flat = np.asarray(x).reshape(n, 2)
+    A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
+    C = np.asarray(linear_stationary_covariance(A, D))
+    # 5 standard errors: se of a sample mean sqrt(C_ii / n), of a covariance entry
+    # sqrt((C_ii C_jj + C_ij^2) / n) for Gaussian data
+    np.testing.assert_array_less(np.abs(flat.mean(0)), 5 * np.sqrt(np.diag(C) / n))
+    se_cov = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)
+    np.testing.assert_array_less(np.abs(np.cov(flat.T) - C), 5 * se_cov)
+
+
+def test_stationary_samples_follow_a_constant_force_offset():
+    # a0 - A x with a constant force: the mean is A^-1 a0
+    system = jn.langevin.Overdamped(
+        lambda x: jnp.sum(x**2), force=lambda x: jnp.array([1.0, -2.0]), temperature=0.3
+    )
+    x = jn.models.linear_stationary_samples(system, jnp.zeros(2), key=jr.key(2), n=4000)
+    np.testing.assert_allclose(np.asarray(x).mean(0), [0.5, -1.0], atol=5 * np.sqrt(0.15 / 4000))
+
+
+def test_sigma_from_a_system_under_jit_vmap_and_grad_over_temperature():
+    def sigma(T1):
+        system = jn.models.two_temperature_pair(1.0, 1.0, T1, 1.0)
+        return linear_entropy_production_rate(
+            *jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
+        )
+
+    T1 = jnp.array([0.5, 1.0, 2.0, 4.0])
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jax.vmap(sigma))(T1)),
+        np.asarray((T1 - 1) ** 2 / (4 * T1)),
+        rtol=1e-9,
+        atol=1e-14,
+    )
+    # d sigma / d T1 = (T1^2 - 1) / (4 T1^2)
+    np.testing.assert_allclose(float(jax.grad(sigma)(2.0)), 3 / 16, rtol=1e-9)
+
+
+def test_models_float32_smoke():
+    f32 = jnp.float32
+    pair = jn.models.two_temperature_pair(f32(1.0), f32(1.0), f32(2.0), f32(1.0))
+    A, D = jn.models.linear_coefficients(pair, jnp.zeros((2, 1), f32))
+    assert A.dtype == D.dtype == f32
+    np.testing.assert_allclose(float(linear_entropy_production_rate(A, D)), 0.125, rtol=1e-5)
+    x = jn.models.linear_stationary_samples(pair, jnp.zeros((2, 1), f32), key=jr.key(3), n=8)
+    assert x.dtype == f32
+    chain = jn.models.bead_chain(jnp.array([1.0, 2.0, 3.0], f32))
+    assert chain.drift(jnp.ones((3, 1), f32), 0.0).dtype == f32
+    well = jn.models.double_well(barrier=f32(2.0), tilt=f32(0.1))
+    assert well.drift(jnp.ones(1, f32), 0.0).dtype == f32
+    trap = jn.models.dragged_trap(stiffness=f32(1.0), speed=f32(0.5))
+    assert trap.drift(jnp.ones(1, f32), f32(0.3)).dtype == f32
+    ou = jn.models.ornstein_uhlenbeck(stiffness=f32(2.0))
+    assert ou.drift(jnp.ones(2, f32), 0.0).dtype == f32
+
+
+def test_double_well_and_dragged_trap_forces():
+    well = jn.models.double_well(barrier=2.0, tilt=0.0)
+    np.testing.assert_allclose(np.asarray(well.total_force(jnp.array([1.0, -1.0, 0.0]))), 0.0)
+    np.testing.assert_allclose(float(well.potential_at(jnp.array([0.0]))), 2.0)  # barrier h
+    tilted = jn.models.double_well(barrier=2.0, tilt=0.3)
+    np.testing.assert_allclose(np.asarray(tilted.total_force(jnp.array([1.0]))), [0.3])
+    trap = jn.models.dragged_trap(stiffness=2.0, speed=0.5, start=1.0)
+    # the trap centre is at 1 + 0.5 t: force -k (x - c(t))
+    np.testing.assert_allclose(np.asarray(trap.total_force(jnp.array([0.0]), 2.0)), [4.0])
+
+
+def test_model_factories_reject_bad_arguments():
+    with pytest.raises(ValueError, match="`T1`"):
+        jn.models.two_temperature_pair(T1=jnp.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="`dim`"):
+        jn.models.two_temperature_pair(dim=0)
+    with pytest.raises(ValueError, match="`temperatures`"):
+        jn.models.bead_chain(jnp.ones((2, 2)))
+    with pytest.raises(ValueError, match="temperature"):
+        jn.models.two_temperature_pair(T1=-1.0)

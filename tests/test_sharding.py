@@ -5,8 +5,11 @@ JAX fixes the number of host devices at start-up, so the check runs in a subproc
 the same key, the same global ensemble shape and the same system are simulated once on one
 device and once with x0 sharded along the ensemble axis over a 4-device mesh
 (`NamedSharding(mesh, PartitionSpec("b"))`); the results must agree bitwise (noise is drawn
-over the global shape with `jax_threefry_partitionable`, and no observable used here reduces
-across members), and the final positions must still be sharded over the 4 devices.
+over the global shape with `jax_threefry_partitionable`; the only reduction across members,
+the histogram, adds exact integer counts), and the final positions must still be sharded
+over the 4 devices. A sharded run interrupted after its second checkpoint and resumed
+(the checkpoint gathers the shards to the host and scatters them back) must give the same
+numbers and stay sharded.
 """
 
 from __future__ import annotations
@@ -69,7 +72,41 @@ SCRIPT = textwrap.dedent(
             leaves_b = jax.tree_util.tree_leaves(sharded.observables[key])
             for i, (a, b) in enumerate(zip(leaves_a, leaves_b, strict=True)):
                 results[f"{key}[{i}]"] = compare(a, b)
+        # a sharded run interrupted after its second checkpoint and resumed, still sharded
+        import tempfile
+        import jaxneq.langevin._simulate as simulate_module
+        real_save = simulate_module.save_checkpoint
+        saves = []
+
+        def crash_after_two(path, tree, meta=None):
+            real_save(path, tree, meta)
+            saves.append(1)
+            if len(saves) == 2:
+                raise KeyboardInterrupt
+
+        path = tempfile.mkdtemp() + "/run.npz"
+        simulate_module.save_checkpoint = crash_after_two
+        try:
+            jn.langevin.simulate(
+                system, jax.device_put(x0, sharding), checkpoint=path, chunk_size=15, **kwargs
+            )
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            simulate_module.save_checkpoint = real_save
+        resumed = jn.langevin.simulate(
+            system, jax.device_put(x0, sharding), checkpoint=path, chunk_size=15, **kwargs
+        )
+        results["resumed_x"] = compare(single.x, resumed.x)
+        for key in observables:
+            leaves_a = jax.tree_util.tree_leaves(single.observables[key])
+            leaves_b = jax.tree_util.tree_leaves(resumed.observables[key])
+            for i, (a, b) in enumerate(zip(leaves_a, leaves_b, strict=True)):
+                results[f"resumed_{key}[{i}]"] = compare(a, b)
         report[name] = {
+            "interrupted": interrupted,
+            "resumed_x_devices": len(resumed.x.sharding.device_set),
             "results": results,
             "x_devices": len(sharded.x.sharding.device_set),
             "x_sharded_like_x0": bool(sharded.x.sharding.is_equivalent_to(sharding, 2)),
@@ -103,6 +140,18 @@ def test_sharded_ensemble_gives_bitwise_the_single_device_numbers(sharded_report
     assert report["finite"]
     assert "mean" in report["observables"] and "histogram" in report["observables"]
     for name, result in report["results"].items():
+        assert result["same_layout"], name
+        assert result["bitwise"], f"{name} differs by {result['ulps']} ulp ({dtype})"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sharded_run_resumed_from_a_checkpoint_stays_bitwise_and_sharded(sharded_report, dtype):
+    report = sharded_report[dtype]
+    assert report["interrupted"]
+    assert report["resumed_x_devices"] == 4
+    resumed = {k: v for k, v in report["results"].items() if k.startswith("resumed_")}
+    assert "resumed_x" in resumed and len(resumed) > 1
+    for name, result in resumed.items():
         assert result["same_layout"], name
         assert result["bitwise"], f"{name} differs by {result['ulps']} ulp ({dtype})"
 

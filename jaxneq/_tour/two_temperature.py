@@ -75,16 +75,27 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     J = obs["current"]
     circulation = float(np.sum(X1 * J[..., 1] - X2 * J[..., 0]) * vol)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.0), constrained_layout=True)
     extent = [float(edges[0]), float(edges[-1]), float(edges[0]), float(edges[-1])]
     vmax = float(max(obs["density"].max(), p_exact.max()))
+    arrow_scale = float(np.abs(J_exact).max()) / 0.8  # same arrows in both panels
     for ax, p, field, title in (
         (axes[0], obs["density"], J, f"simulated: {b} members x {n_steps} steps"),
         (axes[1], p_exact, J_exact, "linear theory (Lyapunov covariance)"),
     ):
         # axis 0 of the arrays is r1 (horizontal), axis 1 is r2 (vertical)
         im = ax.imshow(p.T, origin="lower", extent=extent, cmap="magma", vmin=0, vmax=vmax)
-        ax.quiver(X1, X2, field[..., 0], field[..., 1], color="white", scale=None, width=0.004)
+        ax.quiver(
+            X1,
+            X2,
+            field[..., 0],
+            field[..., 1],
+            color="white",
+            width=0.004,
+            angles="xy",
+            scale_units="xy",
+            scale=arrow_scale,
+        )
         ax.set_xlabel(rf"$r_1$ (hot, $T_1 = {T1:g}$)")
         ax.set_ylabel(rf"$r_2$ (cold, $T_2 = {T2:g}$)")
         ax.set_title(title)

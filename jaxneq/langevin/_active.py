@@ -323,7 +323,7 @@ class ActiveOU(_ConstantNoiseMixin, _ForceMixin, AbstractSystem):
         return ActiveOUState(dx, du)
 
     def diffusion(self, state: ActiveOUState, t: ArrayLike) -> ActiveOUState:
-        """Noise amplitudes $\\sqrt{2 \\mu T}$ (positions) and $\\sqrt{2 D_a}/\\tau$ (propulsion)."""
+        """Noise amplitudes $\\sqrt{2 \\mu T}$ (positions), $\\sqrt{2 D_a}/\\tau$ (propulsion)."""
         del t
         x = state.x
         amp_x = jnp.sqrt(2 * self.mobility_at(x) * self.temperature_at(x))

@@ -532,7 +532,9 @@ class PairEnergy(eqx.Module):
 
 
 class HarmonicBonds(eqx.Module):
-    r"""Harmonic springs between listed pairs: $U = \sum_b \tfrac{k_b}{2}(|x_{i_b} - x_{j_b}| - \ell_b)^2$.
+    r"""Harmonic springs between listed pairs of particles.
+
+    $U = \sum_b \tfrac{k_b}{2}(|x_{i_b} - x_{j_b}| - \ell_b)^2$.
 
     **Arguments:**
 

@@ -51,20 +51,16 @@ class _EdgeSampler(eqx.Module):
     n_iter: int = eqx.field(static=True)
 
     def __init__(self, rates: EdgeRates):
+        if rates.src.shape[0] == 0:  # no edges: one zero-rate self-loop keeps shapes non-empty
+            zero = jnp.zeros((1,), rates.src.dtype)
+            rates = EdgeRates(zero, zero, jnp.zeros((1,), rates.dtype), rates.n_states)
         m = rates.src.shape[0]
         self.order = jnp.argsort(rates.src, stable=True)
         src_sorted = rates.src[self.order]
         self.dst_sorted = rates.dst[self.order]
         r = rates.offdiagonal_rate[self.order]
-        start = jnp.concatenate([jnp.ones((min(m, 1),), bool), src_sorted[1:] != src_sorted[:-1]])
-
-        def combine(left, right):
-            # Segmented sum: a segment start on the right discards what came before it.
-            fl, vl = left
-            fr, vr = right
-            return fl | fr, jnp.where(fr, vr, vl + vr)
-
-        _, self.cumulative = jax.lax.associative_scan(combine, (start, r))
+        start = jnp.concatenate([jnp.ones((1,), bool), src_sorted[1:] != src_sorted[:-1]])
+        self.cumulative = _segmented_cumsum(start, r)
         self.offsets = jnp.searchsorted(
             src_sorted, jnp.arange(rates.n_states + 1, dtype=src_sorted.dtype), side="left"
         )
@@ -97,6 +93,40 @@ class _EdgeSampler(eqx.Module):
         k = jnp.clip(k, 0, self.order.shape[0] - 1)
         moving = exit_rate > 0
         return dwell, jnp.where(moving, self.dst_sorted[k], x), jnp.where(moving, self.order[k], -1)
+
+
+def _segmented_cumsum(start: Array, values: Array) -> Array:
+    """Cumulative sum of `values` restarting wherever `start` is True.
+
+    Only values of the same segment are ever added (no global cumsum and subtraction, so a
+    state with tiny exit rate keeps its relative accuracy next to huge ones). Two nested scans
+    over a [ceil(m / B), B] layout with B ~ sqrt(m): O(sqrt m) sequential steps, O(m) work,
+    and cheap to compile (unlike `lax.associative_scan`).
+    """
+    m = values.shape[0]
+    b = max(1, int(np.ceil(np.sqrt(m))))
+    rows = -(-m // b)
+    pad = rows * b - m
+    f = jnp.concatenate([start, jnp.ones((pad,), bool)]).reshape(rows, b)
+    v = jnp.concatenate([values, jnp.zeros((pad,), values.dtype)]).reshape(rows, b)
+
+    def within(c, col):
+        fj, vj = col
+        c = jnp.where(fj, vj, c + vj)
+        return c, c
+
+    _, partial = jax.lax.scan(within, jnp.zeros((rows,), values.dtype), (f.T, v.T))
+    partial = partial.T  # [rows, b]: segmented sums that ignore earlier rows
+    seen = jnp.cumsum(f.astype(jnp.int32), axis=1) > 0
+    row_has_start = seen[:, -1]
+
+    def across(c, row):
+        last, has_start = row
+        return jnp.where(has_start, last, c + last), c
+
+    _, carry_in = jax.lax.scan(across, jnp.zeros((), values.dtype), (partial[:, -1], row_has_start))
+    out = partial + jnp.where(seen, jnp.zeros((), values.dtype), carry_in[:, None])
+    return out.reshape(-1)[:m]
 
 
 def _draw(exit_rate, key, search, x):
@@ -387,13 +417,15 @@ def gillespie_statistics(
     return _statistics_time(rates, x0, key, t_max)
 
 
-def _count_shape(sampler, n):
-    return (n, n) if isinstance(sampler, _DenseSampler) else sampler.order.shape
+def _count_shape(rates, n):
+    return rates.src.shape if isinstance(rates, EdgeRates) else (n, n)
 
 
 def _add_jump(counts, sampler, x, y, edge, weight):
     if isinstance(sampler, _DenseSampler):
         return counts.at[x, y].add(weight)
+    if counts.shape[0] == 0:
+        return counts
     return counts.at[jnp.maximum(edge, 0)].add(jnp.where(edge >= 0, weight, 0))
 
 
@@ -419,7 +451,7 @@ def _statistics_jumps(rates, x0, key, n_jumps):
     init = (
         x0,
         jnp.zeros((n,), dtype),
-        jnp.zeros(_count_shape(sampler, n), dtype),
+        jnp.zeros(_count_shape(rates, n), dtype),
         jnp.zeros((), jnp.int32),
     )
     (x, occ, counts, jumps), _ = jax.lax.scan(step, init, jr.split(key, n_jumps))
@@ -450,7 +482,7 @@ def _statistics_time(rates, x0, key, t_max):
         x0,
         jnp.zeros((), dtype),
         jnp.zeros((n,), dtype),
-        jnp.zeros(_count_shape(sampler, n), dtype),
+        jnp.zeros(_count_shape(rates, n), dtype),
         jnp.zeros((), jnp.int32),
         key,
     )

@@ -18,6 +18,7 @@ All factories return `jaxneq.langevin.Overdamped` systems whose parameters are p
 from __future__ import annotations
 
 import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -174,8 +175,8 @@ class RunAndChase(AbstractObservable):
     def __check_init__(self):
         _check_burn_in(self.burn_in)
 
-    def _force(self, system, x):
-        return jax.vmap(lambda y: system.total_force(y, 0.0)[1])(x)
+    def _force(self, system, x, t):
+        return jax.vmap(lambda y: system.total_force(y, t)[1])(x)
 
     def init(self, state, system=None):
         del system
@@ -189,7 +190,7 @@ class RunAndChase(AbstractObservable):
             raise ValueError(
                 f"RunAndChase needs a pair: positions [b, 2, dim], got {x0.shape[0:]} per step"
             )
-        f0, f1 = self._force(system, x0), self._force(system, x1)
+        f0, f1 = self._force(system, x0, t), self._force(system, x1, t + dt)
         dR = 0.5 * (x1[:, 0] + x1[:, 1] - x0[:, 0] - x0[:, 1])
         fm = 0.5 * (f0 + f1)
         n0 = jnp.sqrt(jnp.sum(f0 * f0, -1))
@@ -331,9 +332,7 @@ def sawtooth_ratchet_pair(
     asymmetry = _scalar(asymmetry, "asymmetry")
     if is_concrete(asymmetry) and not 0 < float(asymmetry) < 1:
         raise ValueError(f"`asymmetry` must lie in (0, 1), got {float(asymmetry)}")
-    substrate = SawtoothPotential(
-        _scalar(barrier, "barrier"), _scalar(period, "period"), asymmetry
-    )
+    substrate = SawtoothPotential(_scalar(barrier, "barrier"), _scalar(period, "period"), asymmetry)
     if ring_periods is None:
         ring = None
     else:
@@ -453,4 +452,3 @@ def demixing_order_parameter(
     has = n_close > 0
     excess = jnp.where(has, frac - baseline, 0.0)
     return (jnp.sum(excess) / jnp.maximum(jnp.sum(has), 1)).astype(x.dtype)
-
