@@ -172,3 +172,9 @@ def test_mean_and_histogram_float32_smoke():
     assert res.observables["m"].dtype == jnp.float32
     assert res.observables["p"].dtype == jnp.float32
     np.testing.assert_allclose(jnp.sum(res.observables["p"]) * 1.0, 1.0, rtol=1e-6)
+
+
+def test_histogram_can_be_built_inside_jit_with_traced_edges():
+    edges = jnp.linspace(-1.0, 1.0, 5)
+    built = jax.jit(lambda e: jn.observables.Histogram(e).edges[0])(edges)
+    np.testing.assert_array_equal(built, edges)

@@ -52,6 +52,17 @@ class AbstractObservable(eqx.Module):
         """The value reported in `SimulationResult.observables`."""
 
 
+def check_bin_edges(e: Array, name: str) -> None:
+    """Raise a `ValueError` naming `name` unless `e` is 1D, >= 2 long and strictly increasing."""
+    if e.ndim != 1 or e.shape[0] < 2:
+        raise ValueError(
+            f"`{name}` must be a 1D array of at least 2 increasing bin edges, got shape {e.shape}"
+        )
+    # numpy, not jnp: under a trace, jnp ops on concrete arrays are staged as tracers.
+    if is_concrete(e) and not np.all(np.diff(np.asarray(e)) > 0):
+        raise ValueError(f"`{name}` must be strictly increasing")
+
+
 def _check_burn_in(burn_in) -> int:
     if isinstance(burn_in, bool) or not isinstance(burn_in, (int, np.integer)) or burn_in < 0:
         raise ValueError(f"`burn_in` must be an int >= 0 (a number of steps), got {burn_in!r}")
@@ -201,14 +212,8 @@ class Histogram(AbstractObservable):
                 f"`edges` must be one 1D array (1D histogram) or a tuple of two (2D), got "
                 f"{len(self.edges)} arrays"
             )
-        for e in self.edges:
-            if e.ndim != 1 or e.shape[0] < 2:
-                raise ValueError(
-                    f"`edges` must be 1D arrays of at least 2 increasing bin edges, got shape "
-                    f"{e.shape}"
-                )
-            if is_concrete(e) and not bool(jnp.all(jnp.diff(e) > 0)):
-                raise ValueError("`edges` must be strictly increasing")
+        for i, e in enumerate(self.edges):
+            check_bin_edges(e, f"edges[{i}]" if len(self.edges) > 1 else "edges")
         if self.coordinates is not None and len(self.coordinates) != len(self.edges):
             raise ValueError(
                 f"`coordinates` must name {len(self.edges)} coordinate(s), one per edges array,"

@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._util import as_inexact, is_concrete
-from ._base import AbstractObservable, _kahan_add
+from .._util import as_inexact
+from ._base import AbstractObservable, _kahan_add, check_bin_edges
 
 
 def _require_overdamped(system, before, observable: str) -> None:
@@ -311,14 +311,7 @@ class CurrentField(AbstractObservable):
                 f"`edges` must hold one or two 1D arrays (a 1D or 2D grid), got {len(edges)}"
             )
         for i, e in enumerate(edges):
-            if e.ndim != 1 or e.shape[0] < 2:
-                raise ValueError(
-                    f"`edges[{i}]` must be a 1D array of at least 2 increasing bin edges, "
-                    f"got shape {e.shape}"
-                )
-            # numpy, not jnp: under a trace jnp ops on concrete arrays are staged as tracers
-            if is_concrete(e) and not np.all(np.diff(np.asarray(e)) > 0):
-                raise ValueError(f"`edges[{i}]` must be strictly increasing")
+            check_bin_edges(e, f"edges[{i}]")
         if coordinates is None:
             coordinates = tuple(range(len(edges)))
         elif isinstance(coordinates, (int, np.integer)):
