@@ -334,6 +334,16 @@ def test_mfpt_rejects_bad_targets():
         jn.markov.mean_first_passage_times(rates, 1.0)
 
 
+def test_mfpt_and_spectrum_refuse_to_densify_huge_edge_lists():
+    n = 9000
+    src = jnp.arange(n - 1)
+    chain = EdgeRates(src, src + 1, jnp.ones(n - 1), n)
+    with pytest.raises(ValueError, match="exceeds DENSE_MAX_STATES"):
+        jn.markov.mean_first_passage_times(chain, 0)
+    with pytest.raises(ValueError, match="exceeds DENSE_MAX_STATES"):
+        jn.markov.relaxation_rates(chain)
+
+
 def test_mfpt_rejects_out_of_range_target_under_jit():
     f = jax.jit(jn.markov.mean_first_passage_times)
     with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="out-of-range"):

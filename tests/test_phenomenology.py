@@ -91,13 +91,14 @@ def test_demixing_order_parameter_of_separated_and_random_configurations():
     x = jnp.concatenate([g[g[:, 0] < 5], g[g[:, 0] >= 5]])  # 50 cold then 50 hot
     is_hot = jnp.arange(100) >= 50
     cells = jn.langevin.CellList(jn.langevin.Box((10.0, 10.0)), 1.1, 8)
-    psi = M.demixing_order_parameter(x, is_hot, cells)
+    order = jax.jit(lambda x, labels: M.demixing_order_parameter(x, labels, cells))
+    psi = order(x, is_hot)
     # by hand: each particle has 4 lattice neighbours; border columns (x=4.5, 5.5, and the
     # periodic seam at 0.5/9.5) have 3 like of 4; the other 6 columns 4 of 4.
     expected = (6 * 1.0 + 4 * 0.75) / 10 - 49 / 99
     np.testing.assert_allclose(psi, expected, rtol=1e-12)
     # random labels of the same configuration: exactly zero on average (exchangeability)
-    psis = jax.vmap(lambda k: M.demixing_order_parameter(x, jr.permutation(k, is_hot), cells))(
+    psis = jax.jit(jax.vmap(lambda k: order(x, jr.permutation(k, is_hot))))(
         jr.split(jr.key(4), 400)
     )
     assert abs(float(psis.mean())) < 5 * float(psis.std()) / 20
@@ -129,12 +130,10 @@ def test_hot_cold_mixture_demixing_grows_with_temperature_ratio():
 
 
 @pytest.mark.slow
-def test_large_hot_cold_mixture_demixes_monotonically_in_temperature_ratio():
-    psi = np.asarray(_mixture_psi([0.05, 0.5, 5.0], n=8000, n_particles=2000, b=2))
-    mean = psi.mean(1)
-    assert abs(mean[0]) < 0.02  # equal temperatures: psi = 0 up to ~1/sqrt(N) noise
-    assert mean[0] < mean[1] < mean[2]
-    assert mean[2] > 0.05
+def test_large_hot_cold_mixture_demixes_only_with_two_temperatures():
+    psi = np.asarray(_mixture_psi([0.05, 5.0], n=6000, n_particles=2000, b=1))[:, 0]
+    assert abs(psi[0]) < 0.04  # equal temperatures: psi = 0 up to ~0.01 noise (N = 2000)
+    assert psi[1] > 0.05 and psi[1] > psi[0] + 0.04
 
 
 def test_phenomenology_models_run_in_float32():

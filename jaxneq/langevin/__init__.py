@@ -13,6 +13,7 @@ from ._integrators import (
     heun as heun,
 )
 from ._interactions import (
+    WCA as WCA,
     AbstractPairPotential as AbstractPairPotential,
     AllPairs as AllPairs,
     Box as Box,
@@ -20,7 +21,6 @@ from ._interactions import (
     HarmonicBonds as HarmonicBonds,
     PairEnergy as PairEnergy,
     SoftRepulsion as SoftRepulsion,
-    WCA as WCA,
 )
 from ._simulate import SimulationResult as SimulationResult, simulate as simulate
 from ._systems import (

@@ -310,6 +310,19 @@ def _cycle_affinity(rates, cyc, nxt):
 # --------------------------------------------------------------------------------------------
 
 
+DENSE_MAX_STATES = 8192
+"""Largest `EdgeRates` chain that `mean_first_passage_times` and `relaxation_rates` densify."""
+
+
+def _check_densifiable(rates: Rates, name: str) -> None:
+    if isinstance(rates, EdgeRates) and rates.n_states > DENSE_MAX_STATES:
+        raise ValueError(
+            f"`{name}` densifies `EdgeRates` (O(n^2) memory, O(n^3) time) and n_states = "
+            f"{rates.n_states} exceeds DENSE_MAX_STATES = {DENSE_MAX_STATES}; coarse-grain the "
+            "chain or pass rates.to_dense() explicitly if you have the memory"
+        )
+
+
 def _target_mask(target, n: int) -> Array:
     t = jnp.asarray(target)
     fix = "pass a state index, a list of indices, or a boolean mask of shape [n]"
@@ -348,7 +361,8 @@ def mean_first_passage_times(rates: Rates, target: ArrayLike) -> Float[Array, " 
     r"""Mean first-passage times $\tau_i$ from every state $i$ to a target set $A$.
 
     Solves $\sum_j r_{ij}(\tau_j - \tau_i) = -1$ for $i \notin A$ with $\tau_i = 0$ on $A$
-    (one dense linear solve, $O(n^3)$; `EdgeRates` are densified).
+    (one dense linear solve, $O(n^3)$; `EdgeRates` are densified, up to
+    `DENSE_MAX_STATES` = 8192 states, above which a `ValueError` is raised).
 
     **States that may never arrive** get $\tau_i = +\infty$ (never NaN): a state from which
     some path avoiding $A$ leads to a state that cannot reach $A$ at all (e.g. another closed
@@ -373,6 +387,7 @@ def mean_first_passage_times(rates: Rates, target: ArrayLike) -> Float[Array, " 
     *Stochastic Processes in Physics and Chemistry*, ch. XII.
     """
     rates = validate_rates(rates)
+    _check_densifiable(rates, "mean_first_passage_times")
     n = n_states(rates)
     mask = _target_mask(target, n)
     return _mean_first_passage_times(rates, mask)
@@ -412,7 +427,7 @@ def relaxation_rates(rates: Rates) -> Complex[Array, " n-1"]:
 
     **Arguments:**
 
-    - `rates`: dense `[n, n]` array or `EdgeRates` (densified).
+    - `rates`: dense `[n, n]` array or `EdgeRates` (densified; at most `DENSE_MAX_STATES`).
 
     **Returns:** complex array `[n - 1]` (complex64 for float32 rates, complex128 for
     float64), ties in the real part ordered by imaginary part. Differentiable (eigenvalue
@@ -426,7 +441,9 @@ def relaxation_rates(rates: Rates) -> Complex[Array, " n-1"]:
     gap = jn.markov.relaxation_rates(rates)[0].real
     ```
     """
-    return _relaxation_rates(validate_rates(rates))
+    rates = validate_rates(rates)
+    _check_densifiable(rates, "relaxation_rates")
+    return _relaxation_rates(rates)
 
 
 @jax.jit

@@ -43,14 +43,73 @@ AUTO_DENSE_MAX_STATES = 2048
 # --------------------------------------------------------------------------------------------
 
 
-def _gth_factor(rates: Float[Array, "n n"]):
-    """GTH elimination of states n-1, ..., 0 (fixed shapes, masked updates).
+GTH_BLOCK = 128
+"""States eliminated per block by the blocked GTH factorisation (chains up to this size are
+eliminated one state at a time)."""
+
+
+def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
+    """Scalar GTH elimination of the states of one block, last to first (masked updates).
+
+    `a` is the block's own rate matrix, `kill` the killing rates into the absorbing state
+    `kstar` (global index, -1 while none), `exit_` the lumped rates out of the block into
+    states not yet eliminated (they take part in the pivots and are updated like any other
+    column, but never turn a state into `kstar`). Returns the factored block, the pivots,
+    the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated state passes on to the
+    killing rates of the states that lead into it), `kstar` and `bad`.
+    """
+    m = a.shape[0]
+    dtype = a.dtype
+    idx = jnp.arange(m)
+    zero = jnp.zeros((), dtype)
+    one = jnp.ones((), dtype)
+
+    def eliminate(t, carry):
+        a, kill, exit_, pivots, w, kv, kstar, bad = carry
+        k = m - 1 - t
+        lower = idx < k
+        row = jnp.where(lower, a[k], zero)
+        col = jnp.where(lower, a[:, k], zero)
+        s = row.sum() + kill[k] + exit_[k]
+        is_zero = s <= 0
+        first = is_zero & (kstar < 0)
+        bad = bad | (is_zero & (kstar >= 0))
+        kstar = jnp.where(first, k + offset, kstar)
+        safe_s = jnp.where(is_zero, one, s)
+        keep = jnp.where(is_zero, zero, one)
+        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
+        a = a + jnp.outer(col * keep, row / safe_s)
+        kk = jnp.where(first, one, keep * kill[k] / safe_s)
+        kill = kill + col * kk
+        exit_ = exit_ + col * (keep * exit_[k] / safe_s)
+        pivots = pivots.at[k].set(s)
+        w = w.at[k].set(keep / safe_s)
+        kv = kv.at[k].set(kk)
+        return a, kill, exit_, pivots, w, kv, kstar, bad
+
+    zeros = jnp.zeros((m,), dtype)
+    init = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
+    a, _, _, pivots, w, kv, kstar, bad = jax.lax.fori_loop(0, m, eliminate, init)
+    return a, pivots, w, kv, kstar, bad
+
+
+def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
+    """GTH elimination of states n-1, ..., 0, blocked so that most work is one matmul.
 
     Eliminating state k replaces the chain on {0..k} by the chain censored on {0..k-1}:
     $r_{ij} \\leftarrow r_{ij} + r_{ik} r_{kj} / s_k$ with the pivot $s_k = \\sum_{j<k} r_{kj}$
     (the rate out of k into not-yet-eliminated states, never taken from a diagonal). Every
     operation adds, multiplies or divides non-negative numbers, and $r_{kj}/s_k \\le 1$, so
     nothing overflows and no digit is lost to cancellation.
+
+    Blocked form: the last `block` states F are eliminated from the chain on $S \\cup F$ at
+    once. Their own block is eliminated state by state, with the rates from F into S lumped
+    into one exit rate per state (enough for the pivots). The rows F -> S and the columns
+    S -> F at elimination time then follow from two unit triangular solves whose
+    off-diagonal entries are $\\le 0$ (so every step adds numbers of one sign), and the
+    censored chain on S from one matmul of non-negative matrices,
+    $R_{SS} \\mathrel{+}= C_{SF}\\,\\mathrm{diag}(1/s)\\,U_{FS}$. The result is the same
+    as the scalar elimination up to the order of the (all non-negative) additions.
 
     Transient states: the first zero pivot (from the top) marks a state `kstar` that cannot
     leave towards lower states. States below it are then eliminated with `kstar` treated as
@@ -63,37 +122,45 @@ def _gth_factor(rates: Float[Array, "n n"]):
     """
     n = rates.shape[0]
     dtype = rates.dtype
-    idx = jnp.arange(n)
-    zero = jnp.zeros((), dtype)
-    one = jnp.ones((), dtype)
-
-    def eliminate(t, carry):
-        a, kappa, pivots, kstar, bad = carry
-        k = n - 1 - t
-        lower = idx < k
-        row = jnp.where(lower, a[k], zero)
-        col = jnp.where(lower, a[:, k], zero)
-        s = row.sum() + kappa[k]
-        is_zero = s <= 0
-        first = is_zero & (kstar < 0)
-        bad = bad | (is_zero & (kstar >= 0))
-        kstar = jnp.where(first, k, kstar)
-        safe_s = jnp.where(is_zero, one, s)
-        keep = jnp.where(is_zero, zero, one)
-        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
-        a = a + jnp.outer(col * keep, row / safe_s)
-        kappa = kappa + jnp.where(first, col, col * (keep * kappa[k] / safe_s))
-        pivots = pivots.at[k].set(s)
-        return a, kappa, pivots, kstar, bad
-
-    init = (
-        rates,
-        jnp.zeros((n,), dtype),
-        jnp.zeros((n,), dtype),
-        jnp.asarray(-1, jnp.int32),
-        jnp.asarray(False),
-    )
-    a, _, pivots, kstar, bad = jax.lax.fori_loop(0, n, eliminate, init)
+    block = GTH_BLOCK if block is None else block
+    kstar = jnp.asarray(-1, jnp.int32)
+    bad = jnp.asarray(False)
+    kill = jnp.zeros((n,), dtype)
+    a = rates
+    pivot_blocks = []
+    hi = n
+    while hi > 0:
+        lo = max(0, hi - block)
+        fb = a[lo:hi, lo:hi]
+        if lo == 0:
+            fb, piv, _, _, kstar, bad = _gth_eliminate(
+                fb, kill[:hi], jnp.zeros((hi,), dtype), kstar, bad, 0
+            )
+            a = a.at[:hi, :hi].set(fb)
+            pivot_blocks.append(piv)
+            break
+        r_fs = a[lo:hi, :lo]
+        r_sf = a[:lo, lo:hi]
+        fb, piv, w, kv, kstar, bad = _gth_eliminate(
+            fb, kill[lo:hi], r_fs.sum(axis=1), kstar, bad, lo
+        )
+        # Unit triangular factors with non-positive off-diagonal entries: rows F -> S at
+        # elimination time are (I - L)^{-1} R_FS, columns S -> F are R_SF (I - L')^{-1}.
+        upper = jnp.triu(fb, 1) * w[None, :]
+        lower = jnp.tril(fb, -1) * w[:, None]
+        eye = jnp.eye(hi - lo, dtype=dtype)
+        u_fs = jsl.solve_triangular(eye - upper, r_fs, lower=False, unit_diagonal=True)
+        c_sf = jsl.solve_triangular(
+            eye - lower, r_sf.T, lower=True, trans=1, unit_diagonal=True
+        ).T
+        a = a.at[lo:hi, lo:hi].set(fb)
+        a = a.at[lo:hi, :lo].set(u_fs)
+        a = a.at[:lo, lo:hi].set(c_sf)
+        a = a.at[:lo, :lo].add(jnp.dot(c_sf * w[None, :], u_fs, precision="highest"))
+        kill = kill.at[:lo].add(jnp.dot(c_sf, kv, precision="highest"))
+        pivot_blocks.append(piv)
+        hi = lo
+    pivots = jnp.concatenate(pivot_blocks[::-1])
     return a, pivots, kstar, bad
 
 

@@ -9,6 +9,13 @@ from ._langevin_models import (
     ornstein_uhlenbeck as ornstein_uhlenbeck,
     two_temperature_pair as two_temperature_pair,
 )
+from ._linear import (
+    linear_coefficients as linear_coefficients,
+    linear_entropy_production_rate as linear_entropy_production_rate,
+    linear_heat_rates as linear_heat_rates,
+    linear_stationary_covariance as linear_stationary_covariance,
+    linear_stationary_samples as linear_stationary_samples,
+)
 from ._phenomenology import (
     RunAndChase as RunAndChase,
     RunAndChaseResult as RunAndChaseResult,
@@ -18,11 +25,4 @@ from ._phenomenology import (
     hot_cold_pair as hot_cold_pair,
     hot_cold_pair_chase_speed as hot_cold_pair_chase_speed,
     sawtooth_ratchet_pair as sawtooth_ratchet_pair,
-)
-from ._linear import (
-    linear_coefficients as linear_coefficients,
-    linear_entropy_production_rate as linear_entropy_production_rate,
-    linear_heat_rates as linear_heat_rates,
-    linear_stationary_covariance as linear_stationary_covariance,
-    linear_stationary_samples as linear_stationary_samples,
 )
