@@ -154,7 +154,8 @@ def _check_values(values: Array, name: str, where: str) -> Array:
     """Reject negative, NaN or infinite entries: eagerly with the location, else error_if."""
     if is_concrete(values):
         v = np.asarray(values)
-        for bad, what in ((np.isnan(v), "a NaN"), (np.isinf(v), "an infinite"), (v < 0, "a negative")):
+        checks = ((np.isnan(v), "a NaN"), (np.isinf(v), "an infinite"), (v < 0, "a negative"))
+        for bad, what in checks:
             if bad.any():
                 idx = first_bad_index(bad)
                 loc = idx[0] if len(idx) == 1 else idx
