@@ -12,6 +12,28 @@ def test_importing_jaxneq_does_not_enable_x64():
     assert out.stdout.strip() == "False"
 
 
+def test_public_api_contract_names_exist():
+    contract = {
+        jn.markov: [
+            "EdgeRates",
+            "stationary",
+            "currents",
+            "entropy_production_rate",
+            "mean_first_passage_times",
+            "relaxation_rates",
+            "evolve",
+            "gillespie",
+        ],
+        jn.langevin: ["Overdamped", "Underdamped", "ActiveBrownian", "ActiveOU", "simulate"],
+        jn.observables: ["EntropyProduction", "Histogram", "Mean", "CurrentField", "Work"],
+    }
+    missing = [
+        f"{mod.__name__}.{name}" for mod, names in contract.items() for name in names
+        if not hasattr(mod, name)
+    ]
+    assert not missing, f"public API names missing: {missing}"
+
+
 def test_version_is_a_string():
     assert isinstance(jn.__version__, str) and jn.__version__.count(".") == 2
 
