@@ -105,6 +105,68 @@ def test_detailed_balance_chain_gives_boltzmann(method):
     np.testing.assert_allclose(p, boltzmann, rtol=1e-12)
 
 
+def _blocked_gth(rates, block):
+    """GTH with a given block size, compiled afresh (bypasses the cached public solver)."""
+    a, pivots, kstar, bad = jax.jit(lambda r: stationary_module._gth_factor(r, block=block))(
+        jnp.asarray(rates)
+    )
+    return np.asarray(stationary_module._gth_back_substitute(a, pivots, kstar)), bool(bad)
+
+
+@pytest.mark.parametrize("block", [1, 5, 8])
+def test_blocked_gth_keeps_relative_1e10_on_the_stiff_chain(block):
+    rates, log_p = stiff_birth_death(seed=3)
+    for perm in (np.arange(len(log_p)), np.random.default_rng(4).permutation(len(log_p))):
+        p, bad = _blocked_gth(rates[np.ix_(perm, perm)], block)
+        assert not bad
+        np.testing.assert_allclose(np.log(p), log_p[perm], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("block", [5, 8])
+def test_blocked_gth_gives_exact_zeros_on_transient_states_and_flags_reducible_chains(block):
+    n = 23
+    rng = np.random.default_rng(7)
+    # closed class {3, 11, 17} (a ring), every other state leads into it through a chain.
+    rates = np.zeros((n, n))
+    rates[3, 11] = rates[11, 17] = rates[17, 3] = 1.0
+    others = [i for i in range(n) if i not in (3, 11, 17)]
+    for i, j in zip(others, others[1:] + [17], strict=True):
+        rates[i, j] = rng.uniform(0.5, 2.0)
+    p, bad = _blocked_gth(rates, block)
+    assert not bad
+    np.testing.assert_allclose(p[[3, 11, 17]], np.full(3, 1 / 3), rtol=1e-14)
+    assert np.all(p[others] == 0)
+    rates[16, others[others.index(16) + 1]] = 0.0  # 15 -> 16 -> 15 becomes a second
+    rates[16, 15] = 1.0  # closed class, cut off from the ring
+    assert _blocked_gth(rates, block)[1]
+
+
+def test_gradient_through_blocked_gth_matches_central_differences(monkeypatch):
+    monkeypatch.setattr(stationary_module, "GTH_BLOCK", 4)
+    n = 13  # a size no other test compiles, so the solver is traced with 4-state blocks
+    rates = jnp.asarray(random_rates(12, n))
+    weights = jnp.asarray(np.random.default_rng(13).normal(size=n))
+
+    def fun(r):
+        return jnp.dot(weights, jnp.log(stationary(r, method="gth")))
+
+    grad = np.asarray(jax.grad(fun)(rates))
+    for i, j in [(0, 5), (12, 3), (6, 9), (7, 8)]:
+        e = jnp.zeros((n, n)).at[i, j].set(1e-5)
+        fd = float((fun(rates + e) - fun(rates - e)) / 2e-5)
+        np.testing.assert_allclose(grad[i, j], fd, rtol=1e-6)
+
+
+def test_gth_on_a_chain_larger_than_one_block_matches_scipy():
+    n = stationary_module.GTH_BLOCK * 2 + 37  # three blocks, the last one partial
+    rates = random_rates(11, n, density=0.1)
+    np.testing.assert_allclose(
+        np.asarray(stationary(jnp.asarray(rates), method="gth")),
+        scipy_stationary(rates),
+        rtol=1e-10,
+    )
+
+
 def test_transient_states_get_exactly_zero_probability():
     # 0 <-> 1 is the closed class; 2..5 only lead into it (transient).
     rates = np.zeros((N, N))

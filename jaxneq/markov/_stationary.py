@@ -4,7 +4,8 @@
 
 - `"gth"`: Grassmann–Taksar–Heyman elimination. Subtraction-free, so every entry of the
   result keeps its relative accuracy, however small it is (probabilities of 1e-250 in
-  float64). $O(n^3)$, dense.
+  float64). $O(n^3)$, dense; blocked (`GTH_BLOCK` states at a time) so that most of the work
+  is one matmul of non-negative matrices per block.
 - `"lu"`: one LU solve of the bordered system $[Q^\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
   about $\varepsilon\\,\\kappa$ and may come out as zero.
@@ -122,7 +123,10 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
     """
     n = rates.shape[0]
     dtype = rates.dtype
-    block = GTH_BLOCK if block is None else block
+    if block is None:
+        # 13..32 states: blocks of 8 (measured ~1.5x faster under vmap over thousands of
+        # chains: the masked rank-1 updates touch 8x8 blocks, the rest is batched matmuls).
+        block = 8 if 12 < n <= 32 else GTH_BLOCK
     kstar = jnp.asarray(-1, jnp.int32)
     bad = jnp.asarray(False)
     kill = jnp.zeros((n,), dtype)
@@ -150,9 +154,7 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
         lower = jnp.tril(fb, -1) * w[:, None]
         eye = jnp.eye(hi - lo, dtype=dtype)
         u_fs = jsl.solve_triangular(eye - upper, r_fs, lower=False, unit_diagonal=True)
-        c_sf = jsl.solve_triangular(
-            eye - lower, r_sf.T, lower=True, trans=1, unit_diagonal=True
-        ).T
+        c_sf = jsl.solve_triangular(eye - lower, r_sf.T, lower=True, trans=1, unit_diagonal=True).T
         a = a.at[lo:hi, lo:hi].set(fb)
         a = a.at[lo:hi, :lo].set(u_fs)
         a = a.at[:lo, lo:hi].set(c_sf)
@@ -397,7 +399,9 @@ def stationary(rates: Rates, *, method: str = "auto") -> Float[Array, " n"]:
     - `method`:
         - `"gth"`: Grassmann–Taksar–Heyman elimination, $O(n^3)$, subtraction-free: every
           entry keeps its relative accuracy, down to the smallest normal number (a
-          birth–death chain spanning 1 to 1e-250 is exact to ~1e-13 in float64). The
+          birth–death chain spanning 1 to 1e-250 is exact to ~1e-13 in float64). Blocked:
+          each block of `GTH_BLOCK` (128) states is eliminated with one matmul of
+          non-negative matrices (as fast as an LU within a small factor). The
           method of choice for dense chains; `EdgeRates` are densified.
         - `"lu"`: one LU solve of the bordered system (the generator's transpose with one
           equation replaced by $\\sum_i p_i = 1$). Faster for large dense chains but only
