@@ -15,6 +15,7 @@ from ._gillespie import (
     gillespie as gillespie,
     gillespie_statistics as gillespie_statistics,
 )
+from ._krylov import KrylovPlan as KrylovPlan, krylov_plan as krylov_plan
 from ._observables import (
     currents as currents,
     cycle_affinity as cycle_affinity,

@@ -21,7 +21,9 @@ on top of the forward pass; no iteration is ever unrolled.
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -282,12 +284,12 @@ def _krylov_functions():
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _solve(method: str, n: int, rate, src, dst):
-    (p, bad), _ = _solve_fwd(method, n, rate, src, dst)
+def _solve(method: str, n: int, rate, src, dst, plan):
+    (p, bad), _ = _solve_fwd(method, n, rate, src, dst, plan)
     return p, bad
 
 
-def _solve_fwd(method, n, rate, src, dst):
+def _solve_fwd(method, n, rate, src, dst, plan):
     if method == "gth":
         a, pivots, kstar, bad = _gth_factor(_dense(n, rate, src, dst))
         p = _gth_back_substitute(a, pivots, kstar)
@@ -296,10 +298,10 @@ def _solve_fwd(method, n, rate, src, dst):
         p, bad, factors = _lu_forward(_dense(n, rate, src, dst))
     else:
         krylov_stationary, _ = _krylov_functions()
-        p = krylov_stationary(_as_rates(n, rate, src, dst))
+        p = krylov_stationary(_as_rates(n, rate, src, dst), plan=plan)
         bad = jnp.asarray(False)
         factors = rate
-    return (p, bad), (p, factors, src, dst)
+    return (p, bad), (p, factors, src, dst, plan)
 
 
 def _solve_bwd(method, n, residuals, cotangents):
@@ -309,20 +311,20 @@ def _solve_bwd(method, n, residuals, cotangents):
 
 
 def _adjoint(method, n, residuals, g):
-    p, factors, src, dst = residuals
+    p, factors, src, dst, plan = residuals
     if method == "gth":
         v = _gth_adjoint(*factors, g - jnp.dot(p, g))
     elif method == "lu":
         v = _lu_adjoint(*factors, g - jnp.dot(p, g))
     else:
         _, krylov_adjoint = _krylov_functions()
-        v = krylov_adjoint(_as_rates(n, factors, src, dst), p, g)
+        v = krylov_adjoint(_as_rates(n, factors, src, dst), p, g, plan=plan)
     # dL/dr_ij = -p_i (v_j - v_i): zero on the diagonal and on self-loops.
     if src is None:
         grad = -p[:, None] * (v[None, :] - v[:, None])
     else:
         grad = -p[src] * (v[dst] - v[src])
-    return grad, None, None
+    return grad, None, None, None
 
 
 _solve.defvjp(_solve_fwd, _solve_bwd)
@@ -385,7 +387,27 @@ def _check_reducible(p, bad, method: str, rates: Rates):
     raise ValueError(_reducible_message(method, detail))
 
 
-def stationary(rates: Rates, *, method: str = "auto") -> Float[Array, " n"]:
+def _plan_for(rates: EdgeRates):
+    """The Krylov preconditioner plan of a concrete edge list, cached by its structure."""
+    from ._krylov import krylov_plan
+
+    src, dst = np.asarray(rates.src), np.asarray(rates.dst)
+    digest = hashlib.sha1(src.tobytes() + b"|" + dst.tobytes()).hexdigest()
+    key = (rates.n_states, src.dtype.str, digest)
+    if key not in _PLAN_CACHE:
+        if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+        _PLAN_CACHE[key] = krylov_plan(src, dst, rates.n_states)
+    return _PLAN_CACHE[key]
+
+
+_PLAN_CACHE: dict = {}
+_PLAN_CACHE_SIZE = 8
+
+
+def stationary(
+    rates: Rates, *, method: str = "auto", krylov_plan: Any = None
+) -> Float[Array, " n"]:
     """Stationary distribution of a continuous-time Markov chain.
 
     Solves $pQ = 0$, $\\sum_i p_i = 1$ with $Q = \\mathrm{rates} - \\mathrm{diag}(\\mathrm{rates}
@@ -413,6 +435,13 @@ def stationary(rates: Rates, *, method: str = "auto") -> Float[Array, " n"]:
           dense arrays and `EdgeRates` alike (densified), in float32 and float64 (GTH is the
           most accurate choice in either precision, so the dtype does not change the pick);
           above that, `"lu"` for a dense array and `"krylov"` for `EdgeRates`.
+    - `krylov_plan`: the structure-only set-up of the Krylov preconditioner
+      (`jaxneq.markov.krylov_plan(src, dst, n_states)`: a locality-preserving relabelling and
+      the coarse levels' edge lists). When the edge list is concrete it is built on the host
+      and cached (by the edge structure, 8 graphs) automatically; pass it explicitly when the
+      `EdgeRates` indices are traced (an `EdgeRates` that is itself a `jit` argument), or
+      the preconditioner falls back to blocks of consecutive labels, which is correct but
+      needs several times more iterations on 2D grids.
 
     **Returns:** `p`, shape `[n]`, non-negative, summing to 1, dtype of `rates`.
 
@@ -443,7 +472,10 @@ def stationary(rates: Rates, *, method: str = "auto") -> Float[Array, " n"]:
     chosen = _choose_method(rates, method)
     n = n_states(rates)
     if isinstance(rates, EdgeRates):
-        p, bad = _solve_jit(chosen, n, rates.rate, rates.src, rates.dst)
+        plan = krylov_plan
+        if chosen == "krylov" and plan is None and is_concrete(rates.src, rates.dst):
+            plan = _plan_for(rates)
+        p, bad = _solve_jit(chosen, n, rates.rate, rates.src, rates.dst, plan)
     else:
-        p, bad = _solve_jit(chosen, n, rates, None, None)
+        p, bad = _solve_jit(chosen, n, rates, None, None, None)
     return _check_reducible(p, bad, chosen, rates)
