@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxneq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     tour = sub.add_parser("tour", help="run every demonstration, print numbers, write figures")
-    tour.add_argument("--out", type=pathlib.Path, default=pathlib.Path("jaxneq-tour"),
-                      help="folder for figures and tour.json (default: ./jaxneq-tour)")
+    tour.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("jaxneq-tour"),
+        help="folder for figures and tour.json (default: ./jaxneq-tour)",
+    )
     tour.add_argument("--quick", action="store_true", help="smaller ensembles, fewer steps")
     tour.add_argument("--only", nargs="*", help="run only these demos")
     args = parser.parse_args(argv)

@@ -28,7 +28,9 @@ def test_public_api_contract_names_exist():
         jn.observables: ["EntropyProduction", "Histogram", "Mean", "CurrentField", "Work"],
     }
     missing = [
-        f"{mod.__name__}.{name}" for mod, names in contract.items() for name in names
+        f"{mod.__name__}.{name}"
+        for mod, names in contract.items()
+        for name in names
         if not hasattr(mod, name)
     ]
     assert not missing, f"public API names missing: {missing}"
