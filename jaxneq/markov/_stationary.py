@@ -22,6 +22,7 @@ on top of the forward pass; no iteration is ever unrolled.
 from __future__ import annotations
 
 import hashlib
+import math
 from functools import partial
 from typing import Any
 
@@ -96,6 +97,23 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
     return a, pivots, w, kv, kstar, bad
 
 
+def _neumann_inverse(nil):
+    """$(I - N)^{-1} = \\sum_j N^j$ for a strictly triangular non-negative `N`, subtraction-free.
+
+    Repeated squaring, $(I + N)(I + N^2)(I + N^4)\\cdots$, in $\\lceil\\log_2 m\rceil$ pairs
+    of matmuls: every entry is a sum of products of non-negative numbers, so it keeps
+    relative accuracy (as a triangular solve with non-positive off-diagonal entries would,
+    but batched matmuls also run well under `vmap` and on accelerators).
+    """
+    m = nil.shape[-1]
+    inv = jnp.eye(m, dtype=nil.dtype) + nil
+    power = nil
+    for _ in range(max(0, math.ceil(math.log2(max(m, 1))) - 1)):
+        power = jnp.dot(power, power, precision="highest")
+        inv = inv + jnp.dot(inv, power, precision="highest")
+    return inv
+
+
 def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
     """GTH elimination of states n-1, ..., 0, blocked so that most work is one matmul.
 
@@ -108,8 +126,9 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
     Blocked form: the last `block` states F are eliminated from the chain on $S \\cup F$ at
     once. Their own block is eliminated state by state, with the rates from F into S lumped
     into one exit rate per state (enough for the pivots). The rows F -> S and the columns
-    S -> F at elimination time then follow from two unit triangular solves whose
-    off-diagonal entries are $\\le 0$ (so every step adds numbers of one sign), and the
+    S -> F at elimination time then follow from two unit triangular systems whose
+    off-diagonal entries are $\\le 0$, solved through their inverses $\\sum_j N^j$ (all
+    entries non-negative, formed by repeated squaring: batched matmuls only), and the
     censored chain on S from one matmul of non-negative matrices,
     $R_{SS} \\mathrel{+}= C_{SF}\\,\\mathrm{diag}(1/s)\\,U_{FS}$. The result is the same
     as the scalar elimination up to the order of the (all non-negative) additions.
@@ -150,13 +169,11 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
         fb, piv, w, kv, kstar, bad = _gth_eliminate(
             fb, kill[lo:hi], r_fs.sum(axis=1), kstar, bad, lo
         )
-        # Unit triangular factors with non-positive off-diagonal entries: rows F -> S at
-        # elimination time are (I - L)^{-1} R_FS, columns S -> F are R_SF (I - L')^{-1}.
-        upper = jnp.triu(fb, 1) * w[None, :]
-        lower = jnp.tril(fb, -1) * w[:, None]
-        eye = jnp.eye(hi - lo, dtype=dtype)
-        u_fs = jsl.solve_triangular(eye - upper, r_fs, lower=False, unit_diagonal=True)
-        c_sf = jsl.solve_triangular(eye - lower, r_sf.T, lower=True, trans=1, unit_diagonal=True).T
+        # Rows F -> S at elimination time are (I - U)^{-1} R_FS, columns S -> F are
+        # R_SF (I - L)^{-1}, with U, L >= 0 strictly triangular. (jax.scipy's batched
+        # triangular solve deadlocked XLA:CPU under vmap here: jax 0.10.2, 2 cores.)
+        u_fs = jnp.dot(_neumann_inverse(jnp.triu(fb, 1) * w[None, :]), r_fs, precision="highest")
+        c_sf = jnp.dot(r_sf, _neumann_inverse(jnp.tril(fb, -1) * w[:, None]), precision="highest")
         a = a.at[lo:hi, lo:hi].set(fb)
         a = a.at[lo:hi, :lo].set(u_fs)
         a = a.at[:lo, lo:hi].set(c_sf)
