@@ -100,7 +100,7 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
 def _neumann_inverse(nil):
     """$(I - N)^{-1} = \\sum_j N^j$ for a strictly triangular non-negative `N`, subtraction-free.
 
-    Repeated squaring, $(I + N)(I + N^2)(I + N^4)\\cdots$, in $\\lceil\\log_2 m\rceil$ pairs
+    Repeated squaring, $(I + N)(I + N^2)(I + N^4)\\cdots$, in $\\lceil\\log_2 m\\rceil$ pairs
     of matmuls: every entry is a sum of products of non-negative numbers, so it keeps
     relative accuracy (as a triangular solve with non-positive off-diagonal entries would,
     but batched matmuls also run well under `vmap` and on accelerators).
