@@ -45,3 +45,18 @@ def test_cli_help_lists_the_tour():
         [sys.executable, "-m", "jaxneq.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "tour" in out.stdout
+
+
+def test_docstrings_hold_no_control_characters_from_unescaped_latex():
+    # "$\top$" in a plain string is a tab, "$\varepsilon$" a vertical tab: escape as "\\".
+    import importlib
+    import pkgutil
+
+    bad = []
+    for info in pkgutil.walk_packages(jn.__path__, "jaxneq."):
+        module = importlib.import_module(info.name)
+        for name, obj in [("<module>", module), *vars(module).items()]:
+            doc = getattr(obj, "__doc__", None)
+            if isinstance(doc, str) and any(c in doc for c in "\a\b\t\v\f\r"):
+                bad.append(f"{info.name}.{name}")
+    assert not bad, bad

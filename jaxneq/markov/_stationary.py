@@ -6,9 +6,9 @@
   result keeps its relative accuracy, however small it is (probabilities of 1e-250 in
   float64). $O(n^3)$, dense; blocked (`GTH_BLOCK` states at a time) so that most of the work
   is one matmul of non-negative matrices per block.
-- `"lu"`: one LU solve of the bordered system $[Q^\top$ with its last row replaced by ones$]
+- `"lu"`: one LU solve of the bordered system $[Q^\\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
-  about $\varepsilon\\,\\kappa$ and may come out as zero.
+  about $\\varepsilon\\,\\kappa$ and may come out as zero.
 - `"krylov"`: matrix free, for large sparse chains (`EdgeRates`), in `._krylov`.
 
 All three share one `jax.custom_vjp`: the backward pass is a single adjoint linear solve.
