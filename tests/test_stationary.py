@@ -301,18 +301,27 @@ def _jaxprs(method, n=N):
     return forward, backward
 
 
-def test_gth_backward_pass_is_one_adjoint_solve_not_an_unrolled_elimination():
-    n = N
+@pytest.mark.parametrize("n", [N, 40])
+def test_gth_backward_pass_is_one_adjoint_solve_not_an_unrolled_elimination(n):
     (fwd, fwd_carries), (bwd, bwd_carries) = _jaxprs("gth", n)
     assert "custom_vjp_call" in fwd
     assert fwd["while"] == 0 and bwd["while"] == 0
-    # forward: elimination + back substitution; gradient adds exactly the two O(n^2) sweeps
-    # of one adjoint solve.
-    assert fwd["scan"] == 2 and bwd["scan"] == 4
 
     def carries_matrix(carry):
         return any(a.shape == (n, n) for a in carry)
 
+    if n <= stationary_module.GTH_UNROLL:
+        # Unrolled elimination (a fast pass and, under a cond, one with killing rates) and
+        # back substitution: no loop in the forward pass. The gradient adds the two O(n^2)
+        # sweeps of one adjoint solve, carrying vectors; differentiating through the
+        # elimination would transpose the cond.
+        assert fwd["scan"] == 0 and fwd["cond"] >= 1  # (error checks add conds too)
+        assert bwd["scan"] == 2 and bwd["cond"] == fwd["cond"]
+        assert sum(map(carries_matrix, bwd_carries)) == 0
+        return
+    # forward: elimination + back substitution; gradient adds exactly the two O(n^2) sweeps
+    # of one adjoint solve.
+    assert fwd["scan"] == 2 and bwd["scan"] == 4
     # Differentiating through the elimination would transpose it: a second scan carrying an
     # [n, n] cotangent. The implicit adjoint only carries vectors.
     assert sum(map(carries_matrix, fwd_carries)) == 1
@@ -362,6 +371,26 @@ def test_vmap_over_blocked_gth_matches_the_unbatched_factorisation(block):
 def _blocked_gth_jax(rates, block):
     a, pivots, kstar, _ = stationary_module._gth_factor(rates, block=block)
     return stationary_module._gth_back_substitute(a, pivots, kstar)
+
+
+def test_vmap_over_small_chains_mixing_irreducible_and_transient_ones():
+    # Under vmap, chains of <= 32 states are eliminated with the ensemble axis last, first
+    # without the killing rates (exact unless a pivot other than the last is zero), then
+    # again with them when any chain in the batch has a transient state.
+    n = 20
+    batch = [random_rates(400 + k, n, density=0.3) for k in range(300)]
+    for k in (3, 150, 299):  # states >= 10 lead into {0..9} but cannot be reached from it
+        batch[k][:10, 10:] = 0.0
+    batch = np.stack(batch)
+    p = np.asarray(jax.jit(jax.vmap(stationary))(jnp.asarray(batch)))
+    for k in (0, 3, 150, 200, 299):
+        reference = np.zeros(n)
+        closed = slice(0, 10) if k in (3, 150, 299) else slice(0, n)
+        reference[closed] = scipy_stationary(batch[k][closed, closed])
+        np.testing.assert_allclose(p[k], reference, rtol=1e-10, atol=0)
+    clean = jnp.asarray(np.delete(batch, [3, 150, 299], axis=0))
+    p_clean = np.asarray(jax.jit(jax.vmap(stationary))(clean))
+    np.testing.assert_allclose(p_clean, np.delete(p, [3, 150, 299], axis=0), rtol=1e-12)
 
 
 def test_vmap_of_grad_matches_grad_one_by_one():
