@@ -12,6 +12,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
+from _stats import mean_and_stderr
 
 import jaxneq as jn
 
@@ -25,11 +26,6 @@ def _stationary_run(system, event, *, b, dt, n_steps, key, observables, dtype=jn
     return jn.langevin.simulate(
         system, x0, key=jr.fold_in(key, 2), dt=dt, n_steps=n_steps, observables=observables
     )
-
-
-def _mean_and_stderr(values):
-    values = np.asarray(values, dtype=np.float64)
-    return values.mean(axis=0), values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
 
 
 def _euler_maruyama_step_moment(A, D, dt):
@@ -85,7 +81,7 @@ def test_two_temperature_pair_entropy_production_matches_closed_form(dim):
         key=jr.key(10 + dim),
         observables={"ep": jn.observables.EntropyProduction(rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     exact = dim * k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam))
     A, D = jn.models.linear_coefficients(system, jnp.zeros((2, dim)))
     bias = _euler_maruyama_rate(A, D, dt) - exact
@@ -104,7 +100,7 @@ def test_entropy_production_vanishes_at_equal_temperatures():
         key=jr.key(3),
         observables={"ep": jn.observables.EntropyProduction(rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     assert abs(sigma) < Z * se
     assert se < 0.01  # much smaller than the rate at T1 = 2 T2 (1/8)
 
@@ -126,7 +122,7 @@ def test_two_temperature_pair_heat_current_matches_closed_form():
         },
     )
     q = np.asarray(res.observables["q"]).reshape(-1, 2)
-    (q1, q2), (se1, se2) = _mean_and_stderr(q)
+    (q1, q2), (se1, se2) = mean_and_stderr(q)
     current = k**2 * (T1 - T2) / (2 * (k + lam))  # heat from bath 1 to bath 2 per unit time
     A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
     em1, em2 = _euler_maruyama_heat_rates(A, D, dt)  # the exact O(dt) bias of the scheme
@@ -155,7 +151,7 @@ def test_bead_chain_entropy_production_matches_lyapunov_formula(n_beads):
         key=jr.key(20 + n_beads),
         observables={"ep": jn.observables.EntropyProduction(rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     _assert_rate(sigma, se, exact, _euler_maruyama_rate(A, D, dt) - exact)
     assert se < 0.1 * exact
 
@@ -177,7 +173,7 @@ def test_bead_chain_of_twenty_entropy_production_fast_version():
         key=jr.key(40),
         observables={"ep": jn.observables.EntropyProduction(rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     _assert_rate(sigma, se, exact, _euler_maruyama_rate(A, D, dt) - exact)
     assert se < 0.1 * exact
 
@@ -220,7 +216,7 @@ def test_driven_ring_entropy_production_is_force_times_velocity_over_temperature
         n_steps=n_steps,
         observables={"ep": jn.observables.EntropyProduction(burn_in=burn_in, rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     # Euler–Maruyama: exact for the free case; O(dt) bias otherwise, measured 0.4(3) % at this
     # dt by halving dt on 8192 x 4000 steps; allowed: 1 %.
     _assert_rate(sigma, se, exact, 0.0 if V0 == 0.0 else 0.01 * exact)
@@ -243,7 +239,7 @@ def test_temperature_field_in_one_dimension_produces_no_medium_entropy():
         n_steps=3000,
         observables={"ep": jn.observables.EntropyProduction(burn_in=1000, rate=True)},
     )
-    sigma, se = _mean_and_stderr(res.observables["ep"])
+    sigma, se = mean_and_stderr(res.observables["ep"])
     assert abs(sigma) < Z * se
     assert se < 0.02
 
@@ -345,7 +341,7 @@ def test_entropy_production_float32_smoke():
     assert ep.dtype == jnp.float32 and ep.shape == (1024,)
     assert res.observables["q"].dtype == jnp.float32
     assert res.observables["q"].shape == (1024, 2, 1)
-    sigma, se = _mean_and_stderr(ep)
+    sigma, se = mean_and_stderr(ep)
     assert abs(sigma - 0.125) < Z * se + 0.002
 
 

@@ -13,6 +13,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.stats
+from _stats import mean_and_stderr
 
 import jaxneq as jn
 from jaxneq.markov import EdgeRates
@@ -69,9 +70,7 @@ def replica_stats(rates, n_replicas=32, t_max=400.0, seed=0):
 
 def assert_within_standard_errors(samples, expected, n_se=5.0):
     """Replica means agree with `expected` within n_se standard errors of the mean."""
-    samples = np.asarray(samples)
-    mean = samples.mean(axis=0)
-    se = samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+    mean, se = mean_and_stderr(samples)
     err = np.abs(mean - np.asarray(expected))
     assert np.all(err <= n_se * se + 1e-12), (mean, expected, se)
 

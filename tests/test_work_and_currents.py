@@ -12,15 +12,11 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
+from _stats import mean_and_stderr
 
 import jaxneq as jn
 
 Z = 5.0  # standard errors allowed
-
-
-def _mean_and_stderr(values):
-    values = np.asarray(values, dtype=np.float64)
-    return values.mean(axis=0), values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -67,7 +63,7 @@ def _dragged_trap_run(k, v, T, *, b, dt, n_steps, key, dtype=jnp.float64, observ
 def test_dragged_trap_mean_work_matches_closed_form():
     k, v, T, dt, n_steps = 1.0, 1.0, 1.0, 0.01, 100
     _, _, res = _dragged_trap_run(k, v, T, b=16384, dt=dt, n_steps=n_steps, key=jr.key(1))
-    w, se = _mean_and_stderr(res.observables["w"])
+    w, se = mean_and_stderr(res.observables["w"])
     exact = _dragged_trap_work_continuous(k, v, 1.0, n_steps * dt)
     em_mean, em_var = _dragged_trap_work_euler_maruyama(k, v, 1.0, T, dt, n_steps)
     assert abs(em_mean - exact) < 0.01 * exact  # the scheme's O(dt) bias is small here
@@ -84,7 +80,7 @@ def test_dragged_trap_obeys_jarzynski_equality():
     k, v, T, dt, n_steps = 1.0, 1.0, 1.0, 0.01, 100
     _, _, res = _dragged_trap_run(k, v, T, b=16384, dt=dt, n_steps=n_steps, key=jr.key(2))
     weights = np.exp(-np.asarray(res.observables["w"]) / T)
-    mean, se = _mean_and_stderr(weights)
+    mean, se = mean_and_stderr(weights)
     # exact value for the discrete scheme (W is Gaussian): exp(-m/T + var/(2 T^2)), 1 + O(dt)
     em_mean, em_var = _dragged_trap_work_euler_maruyama(k, v, 1.0, T, dt, n_steps)
     em_exact = np.exp(-em_mean / T + em_var / (2 * T**2))
@@ -92,7 +88,7 @@ def test_dragged_trap_obeys_jarzynski_equality():
     assert abs(mean - em_exact) < Z * se, (mean, se, em_exact)
     assert se < 0.02
     # and the dissipated work is resolved: <W> > 0 by many standard errors
-    w, w_se = _mean_and_stderr(res.observables["w"])
+    w, w_se = mean_and_stderr(res.observables["w"])
     assert w > 20 * w_se
 
 
@@ -109,7 +105,7 @@ def test_steady_state_work_rate_of_dragged_trap_is_speed_squared_over_mobility()
         n_steps=n_steps,
         observables={"w": jn.observables.Work(burn_in=burn_in, rate=True)},
     )
-    rate, se = _mean_and_stderr(res.observables["w"])
+    rate, se = mean_and_stderr(res.observables["w"])
     # exact for the scheme: the difference of the discrete mean works at n_steps and burn_in
     em = [
         _dragged_trap_work_euler_maruyama(k, v, mobility, T, dt, n)[0] for n in (n_steps, burn_in)
@@ -201,7 +197,7 @@ def test_work_float32_smoke():
     )
     w = res.observables["w"]
     assert w.dtype == jnp.float32 and w.shape == (4096,)
-    mean, se = _mean_and_stderr(w)
+    mean, se = mean_and_stderr(w)
     em_mean, _ = _dragged_trap_work_euler_maruyama(k, v, 1.0, T, dt, n_steps)
     assert abs(mean - em_mean) < Z * se + 1e-3
 

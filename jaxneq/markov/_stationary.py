@@ -5,7 +5,8 @@
 - `"gth"`: Grassmann–Taksar–Heyman elimination. Subtraction-free, so every entry of the
   result keeps its relative accuracy, however small it is (probabilities of 1e-250 in
   float64). $O(n^3)$, dense; blocked (`GTH_BLOCK` states at a time) so that most of the work
-  is one matmul of non-negative matrices per block.
+  is one matmul of non-negative matrices per block; chains of at most `GTH_UNROLL` states
+  take an unrolled path with its own batching rule (ensemble axis last under `vmap`).
 - `"lu"`: one LU solve of the bordered system $[Q^\\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
   about $\\varepsilon\\,\\kappa$ and may come out as zero.
@@ -561,8 +562,10 @@ def stationary(
           entry keeps its relative accuracy, down to the smallest normal number (a
           birth–death chain spanning 1 to 1e-250 is exact to ~1e-13 in float64). Blocked:
           each block of `GTH_BLOCK` (128) states is eliminated with one matmul of
-          non-negative matrices (as fast as an LU within a small factor). The
-          method of choice for dense chains; `EdgeRates` are densified.
+          non-negative matrices (as fast as an LU within a small factor). Chains of up to
+          `GTH_UNROLL` (32) states are eliminated by an unrolled loop, and under `vmap`
+          with the ensemble axis last (4096 chains of 16 states in ~6 ms on one CPU core).
+          The method of choice for dense chains; `EdgeRates` are densified.
         - `"lu"`: one LU solve of the bordered system (the generator's transpose with one
           equation replaced by $\\sum_i p_i = 1$). Faster for large dense chains but only
           accurate in absolute terms: entries below $\\varepsilon\\,\\mathrm{cond}$ are noise
