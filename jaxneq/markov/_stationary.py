@@ -5,8 +5,8 @@
 - `"gth"`: Grassmann–Taksar–Heyman elimination. Subtraction-free, so every entry of the
   result keeps its relative accuracy, however small it is (probabilities of 1e-250 in
   float64). $O(n^3)$, dense; blocked (`GTH_BLOCK` states at a time) so that most of the work
-  is one matmul of non-negative matrices per block; chains of at most `GTH_UNROLL` states
-  take an unrolled path with its own batching rule (ensemble axis last under `vmap`).
+  is one matmul of non-negative matrices per block; chains of one block take a path with
+  its own batching rule (ensemble axis last under `vmap`).
 - `"lu"`: one LU solve of the bordered system $[Q^\\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
   about $\\varepsilon\\,\\kappa$ and may come out as zero.
@@ -53,11 +53,75 @@ GTH_BLOCK = 128
 eliminated one state at a time)."""
 
 
-GTH_UNROLL = 32
-"""Chains and blocks of up to this many states are eliminated by an unrolled loop (static
-slices that shrink with k: a third of the work of the masked loop, no dynamic indexing, and
-under `vmap` a batching rule that puts the ensemble axis last); larger ones by a
-`fori_loop` of masked updates."""
+GTH_SMALL = GTH_BLOCK
+"""Chains of up to this many states (one block) are solved by `_gth_small`, whose batching
+rule puts the ensemble axis last under `vmap`."""
+
+
+def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
+    """Scalar GTH elimination of the states of one block, last to first (masked updates).
+
+    `a` is the block's own rate matrix, `kill` the killing rates into the absorbing state
+    `kstar` (global index, -1 while none), `exit_` the lumped rates out of the block into
+    states not yet eliminated (they take part in the pivots and are updated like any other
+    column, but never turn a state into `kstar`). Returns the factored block, the pivots,
+    the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated state passes on to the
+    killing rates of the states that lead into it), `kstar` and `bad`.
+
+    Batch-polymorphic in trailing axes: `a` may be `[m, m, *B]`, `kill` and `exit_`
+    `[m, *B]`, `kstar` and `bad` `[*B]`; with the ensemble last, every update is a
+    contiguous vector operation over chains (the layout of `_gth_small`'s batching rule).
+    """
+    m = a.shape[0]
+    dtype = a.dtype
+    lead = jnp.arange(m).reshape((m,) + (1,) * jnp.ndim(kstar))
+    zero = jnp.zeros((), dtype)
+    one = jnp.ones((), dtype)
+
+    def eliminate(t, carry):
+        a, kill, exit_, pivots, w, kv, kstar, bad = carry
+        k = m - 1 - t
+        lower = lead < k
+        row = jnp.where(lower, a[k], zero)
+        col = jnp.where(lower, a[:, k], zero)
+        s = row.sum(axis=0) + kill[k] + exit_[k]
+        is_zero = s <= 0
+        first = is_zero & (kstar < 0)
+        bad = bad | (is_zero & (kstar >= 0))
+        kstar = jnp.where(first, k + offset, kstar)
+        safe_s = jnp.where(is_zero, one, s)
+        keep = jnp.where(is_zero, zero, one)
+        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
+        a = a + (col * keep)[:, None] * (row / safe_s)[None, :]
+        kk = jnp.where(first, one, keep * kill[k] / safe_s)
+        kill = kill + col * kk
+        exit_ = exit_ + col * (keep * exit_[k] / safe_s)
+        pivots = pivots.at[k].set(s)
+        w = w.at[k].set(keep / safe_s)
+        kv = kv.at[k].set(kk)
+        return a, kill, exit_, pivots, w, kv, kstar, bad
+
+    zeros = jnp.zeros_like(kill)
+    init = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
+    a, _, _, pivots, w, kv, kstar, bad = jax.lax.fori_loop(0, m, eliminate, init)
+    return a, pivots, w, kv, kstar, bad
+
+
+def _gth_small_impl(rates):
+    """GTH factors and stationary vector of chains `[n, n, *B]` of at most `GTH_SMALL` states."""
+    n, batch = rates.shape[0], rates.shape[2:]
+    zeros = jnp.zeros((n,) + batch, rates.dtype)
+    kstar = jnp.full(batch, -1, jnp.int32)
+    a, pivots, _, _, kstar, bad = _gth_eliminate(
+        rates, zeros, zeros, kstar, jnp.zeros(batch, bool), 0
+    )
+    return _gth_back_substitute(a, pivots, kstar), a, pivots, kstar, bad
+
+
+GTH_VMAP_UNROLL = 16
+"""Under `vmap`, chains of up to this many states are eliminated by an unrolled loop (static
+slices that shrink with k): 4096 chains of 16 states in ~6 ms instead of ~18 ms, for a
+compilation of ~5 s instead of ~1 s (XLA:CPU compiles every unrolled step's kernels)."""
 
 
 def _eliminate_unrolled(a, kill, exit_, kstar, bad, offset, track_kill=True):
@@ -113,8 +177,8 @@ def _back_substitute_unrolled(a, pivots, kstar):
     return x / x.sum(axis=0)
 
 
-def _gth_small_impl(rates):
-    """GTH factors and stationary vector of chains `[n, n, *B]` with `n <= GTH_UNROLL`.
+def _gth_small_unrolled(rates):
+    """`_gth_small_impl` unrolled, for chains `[n, n, *B]` of at most `GTH_VMAP_UNROLL` states.
 
     The killing rates only matter once a pivot other than the last is zero (a transient
     state or a reducible chain): a first pass skips them (half the cost under `vmap`), and
@@ -138,84 +202,41 @@ def _gth_small_impl(rates):
     return _back_substitute_unrolled(a, pivots, ks), a, pivots, ks, bad
 
 
-GTH_VMAP_CHUNK = 256
-"""Chains per chunk when `vmap` batches the small-chain GTH (the working set of a chunk of
-16-state chains, 0.5 MiB in float64, stays in cache)."""
+GTH_VMAP_CHUNK_BYTES = 1 << 19
+"""Rates per chunk (bytes) when `vmap` batches `_gth_small`: small enough to stay in cache."""
 
 
 @jax.custom_batching.custom_vmap
 def _gth_small(rates):
-    """`(p, a, pivots, kstar, bad)` of one chain of at most `GTH_UNROLL` states."""
+    """`(p, a, pivots, kstar, bad)` of one chain of at most `GTH_SMALL` states."""
     return _gth_small_impl(rates)
 
 
 @_gth_small.def_vmap
 def _gth_small_vmap(axis_size, in_batched, rates):
-    """Batch axis last, in chunks: 4096 chains of 16 states in a few ms instead of ~20."""
+    """Ensemble axis last, in cache-sized chunks: 4096 chains of 16 states in ~6 ms."""
     (batched,) = in_batched
     if not batched:
         out = _gth_small(rates)
         return out, (False,) * len(out)
-    chunk = min(axis_size, GTH_VMAP_CHUNK)
+    per_chain = rates.shape[1] * rates.shape[2] * rates.dtype.itemsize
+    chunk = max(1, min(axis_size, GTH_VMAP_CHUNK_BYTES // per_chain))
+
     pad = -axis_size % chunk
     if pad:  # repeat the first chain: padding with zeros would only raise `bad`
         rates = jnp.concatenate([rates, jnp.broadcast_to(rates[:1], (pad,) + rates.shape[1:])])
     chunks = rates.reshape((-1, chunk) + rates.shape[1:])
 
+    n = rates.shape[1]
+    impl = _gth_small_unrolled if n <= GTH_VMAP_UNROLL else _gth_small_impl
+
     def solve_chunk(r):
-        out = _gth_small_impl(jnp.moveaxis(r, 0, -1))
+        out = impl(jnp.moveaxis(r, 0, -1))
         return tuple(jnp.moveaxis(x, -1, 0) for x in out)
 
     out = jax.lax.map(solve_chunk, chunks)
     out = tuple(x.reshape((-1,) + x.shape[2:])[:axis_size] for x in out)
     return out, (True,) * len(out)
-
-
-def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
-    """Scalar GTH elimination of the states of one block, last to first (masked updates).
-
-    `a` is the block's own rate matrix, `kill` the killing rates into the absorbing state
-    `kstar` (global index, -1 while none), `exit_` the lumped rates out of the block into
-    states not yet eliminated (they take part in the pivots and are updated like any other
-    column, but never turn a state into `kstar`). Returns the factored block, the pivots,
-    the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated state passes on to the
-    killing rates of the states that lead into it), `kstar` and `bad`.
-    """
-    m = a.shape[0]
-    if m <= GTH_UNROLL:
-        return _eliminate_unrolled(a, kill, exit_, kstar, bad, offset)
-    dtype = a.dtype
-    idx = jnp.arange(m)
-    zero = jnp.zeros((), dtype)
-    one = jnp.ones((), dtype)
-
-    def eliminate(t, carry):
-        a, kill, exit_, pivots, w, kv, kstar, bad = carry
-        k = m - 1 - t
-        lower = idx < k
-        row = jnp.where(lower, a[k], zero)
-        col = jnp.where(lower, a[:, k], zero)
-        s = row.sum() + kill[k] + exit_[k]
-        is_zero = s <= 0
-        first = is_zero & (kstar < 0)
-        bad = bad | (is_zero & (kstar >= 0))
-        kstar = jnp.where(first, k + offset, kstar)
-        safe_s = jnp.where(is_zero, one, s)
-        keep = jnp.where(is_zero, zero, one)
-        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
-        a = a + jnp.outer(col * keep, row / safe_s)
-        kk = jnp.where(first, one, keep * kill[k] / safe_s)
-        kill = kill + col * kk
-        exit_ = exit_ + col * (keep * exit_[k] / safe_s)
-        pivots = pivots.at[k].set(s)
-        w = w.at[k].set(keep / safe_s)
-        kv = kv.at[k].set(kk)
-        return a, kill, exit_, pivots, w, kv, kstar, bad
-
-    zeros = jnp.zeros((m,), dtype)
-    init = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
-    a, _, _, pivots, w, kv, kstar, bad = jax.lax.fori_loop(0, m, eliminate, init)
-    return a, pivots, w, kv, kstar, bad
 
 
 def _neumann_inverse(nil):
@@ -314,12 +335,12 @@ def _gth_back_substitute(a, pivots, kstar):
     """
     n = a.shape[0]
     dtype = a.dtype
-    idx = jnp.arange(n)
+    lead = jnp.arange(n).reshape((n,) + (1,) * jnp.ndim(kstar))
     zero = jnp.zeros((), dtype)
     one = jnp.ones((), dtype)
 
     def step(j, x):
-        num = jnp.dot(jnp.where(idx < j, x, zero), a[:, j])
+        num = (jnp.where(lead < j, x, zero) * a[:, j]).sum(axis=0)
         s = pivots[j]
         active = j > kstar
         big = num > s
@@ -330,9 +351,9 @@ def _gth_back_substitute(a, pivots, kstar):
         x = x * scale
         return x.at[j].set(jnp.where(active, xj, x[j]))
 
-    x0 = jnp.where(idx == kstar, one, zero)
+    x0 = jnp.where(lead == kstar, one, zero)
     x = jax.lax.fori_loop(0, n, step, x0)
-    return x / x.sum()
+    return x / x.sum(axis=0)
 
 
 def _gth_adjoint(a, pivots, kstar, b):
@@ -426,7 +447,7 @@ def _solve(method: str, n: int, rate, src, dst, plan):
 
 
 def _solve_fwd(method, n, rate, src, dst, plan):
-    if method == "gth" and n <= GTH_UNROLL:
+    if method == "gth" and n <= GTH_SMALL:
         p, a, pivots, kstar, bad = _gth_small(_dense(n, rate, src, dst))
         factors = (a, pivots, kstar)
     elif method == "gth":
@@ -562,9 +583,9 @@ def stationary(
           entry keeps its relative accuracy, down to the smallest normal number (a
           birth–death chain spanning 1 to 1e-250 is exact to ~1e-13 in float64). Blocked:
           each block of `GTH_BLOCK` (128) states is eliminated with one matmul of
-          non-negative matrices (as fast as an LU within a small factor). Chains of up to
-          `GTH_UNROLL` (32) states are eliminated by an unrolled loop, and under `vmap`
-          with the ensemble axis last (4096 chains of 16 states in ~6 ms on one CPU core).
+          non-negative matrices (as fast as an LU within a small factor). Under `vmap`,
+          chains of up to `GTH_SMALL` (128) states are eliminated with the ensemble axis
+          last, in cache-sized chunks (4096 chains of 16 states in ~6 ms on one CPU core).
           The method of choice for dense chains; `EdgeRates` are densified.
         - `"lu"`: one LU solve of the bordered system (the generator's transpose with one
           equation replaced by $\\sum_i p_i = 1$). Faster for large dense chains but only
