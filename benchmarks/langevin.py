@@ -263,8 +263,8 @@ def available(name):
 def all_cores_case(n, n_steps, repeats):
     """jaxneq and the scan with the ensemble sharded over one host device per core.
 
-    XLA:CPU runs each of these elementwise loops on ONE thread; JAX's own way to use every
-    core is to shard the ensemble axis over host devices. Runs in a subprocess started with
+    XLA:CPU may spread a large elementwise loop over a few intra-op threads, but JAX's own
+    way to use every core is to shard the ensemble axis over host devices. Runs in a subprocess started with
     `XLA_FLAGS=--xla_force_host_platform_device_count=<cores>` (fixed at start-up); NumPy is
     timed in the same process, round-robin, as the reference.
     """
