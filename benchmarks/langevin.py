@@ -227,8 +227,12 @@ def time_cases(names, n, steps, repeats):
             out[name] = {"n": n, "n_steps": steps[name], "error": f"{type(e).__name__}: {e}"}
     best = {name: float("inf") for name in prepared}
     best_cpu = dict(best)
-    for _ in range(repeats):
-        for name, (go, block, _) in prepared.items():
+    order = list(prepared)
+    for r in range(repeats):
+        # Rotate the order every round: the call right after NumPy's single-threaded loop
+        # runs 15-35 % slower (XLA's worker threads have gone idle), whichever it is.
+        for name in order[r % len(order) :] + order[: r % len(order)]:
+            go, block, _ = prepared[name]
             c0, t0 = time.process_time(), time.perf_counter()
             block(go())
             best[name] = min(best[name], time.perf_counter() - t0)
@@ -264,7 +268,7 @@ def all_cores_case(n, n_steps, repeats):
     """jaxneq and the scan with the ensemble sharded over one host device per core.
 
     XLA:CPU may spread a large elementwise loop over a few intra-op threads, but JAX's own
-    way to use every core is to shard the ensemble axis over host devices. Runs in a subprocess started with
+    way to use every core is to shard the ensemble axis over host devices.
     `XLA_FLAGS=--xla_force_host_platform_device_count=<cores>` (fixed at start-up); NumPy is
     timed in the same process, round-robin, as the reference.
     """
@@ -304,8 +308,10 @@ def all_cores_case(n, n_steps, repeats):
         f()
     best = {name: float("inf") for name in cases}
     best_cpu = dict(best)
-    for _ in range(repeats):
-        for name, f in cases.items():
+    order = list(cases)
+    for r in range(repeats):  # rotated, as in time_cases
+        for name in order[r % len(order) :] + order[: r % len(order)]:
+            f = cases[name]
             c0, t0 = time.process_time(), time.perf_counter()
             f()
             best[name] = min(best[name], time.perf_counter() - t0)
