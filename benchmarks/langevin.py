@@ -580,7 +580,7 @@ def main(argv=None):
     parser.add_argument(
         "--peak-bandwidth-gbs", type=float, help="device memory bandwidth (GB/s) for --full"
     )
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10, help="best of this many rounds")
     parser.add_argument("--skip", default="", help="comma-separated implementations to skip")
     parser.add_argument("--_mem-case", nargs=3, metavar=("NAME", "N", "STEPS"), dest="mem_case")
     parser.add_argument(
