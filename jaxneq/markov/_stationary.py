@@ -53,11 +53,6 @@ GTH_BLOCK = 128
 eliminated one state at a time)."""
 
 
-GTH_SMALL = GTH_BLOCK
-"""Chains of up to this many states (one block) are solved by `_gth_small`, whose batching
-rule puts the ensemble axis last under `vmap`."""
-
-
 def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
     """Scalar GTH elimination of the states of one block, last to first (masked updates).
 
@@ -108,7 +103,7 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
 
 
 def _gth_small_impl(rates):
-    """GTH factors and stationary vector of chains `[n, n, *B]` of at most `GTH_SMALL` states."""
+    """GTH factors and stationary vector of chains `[n, n, *B]` of one block (n <= `GTH_BLOCK`)."""
     n, batch = rates.shape[0], rates.shape[2:]
     zeros = jnp.zeros((n,) + batch, rates.dtype)
     kstar = jnp.full(batch, -1, jnp.int32)
@@ -208,7 +203,7 @@ GTH_VMAP_CHUNK_BYTES = 1 << 19
 
 @jax.custom_batching.custom_vmap
 def _gth_small(rates):
-    """`(p, a, pivots, kstar, bad)` of one chain of at most `GTH_SMALL` states."""
+    """`(p, a, pivots, kstar, bad)` of one chain of at most `GTH_BLOCK` states."""
     return _gth_small_impl(rates)
 
 
@@ -447,7 +442,7 @@ def _solve(method: str, n: int, rate, src, dst, plan):
 
 
 def _solve_fwd(method, n, rate, src, dst, plan):
-    if method == "gth" and n <= GTH_SMALL:
+    if method == "gth" and n <= GTH_BLOCK:  # one block: with its own batching rule
         p, a, pivots, kstar, bad = _gth_small(_dense(n, rate, src, dst))
         factors = (a, pivots, kstar)
     elif method == "gth":
@@ -584,7 +579,7 @@ def stationary(
           birth–death chain spanning 1 to 1e-250 is exact to ~1e-13 in float64). Blocked:
           each block of `GTH_BLOCK` (128) states is eliminated with one matmul of
           non-negative matrices (as fast as an LU within a small factor). Under `vmap`,
-          chains of up to `GTH_SMALL` (128) states are eliminated with the ensemble axis
+          chains of up to `GTH_BLOCK` (128) states are eliminated with the ensemble axis
           last, in cache-sized chunks (4096 chains of 16 states in ~6 ms on one CPU core).
           The method of choice for dense chains; `EdgeRates` are densified.
         - `"lu"`: one LU solve of the bordered system (the generator's transpose with one
