@@ -43,3 +43,24 @@ def central_difference(fun, x, h=1e-6):
         down[idx] -= h
         out[idx] = (float(fun(jnp.asarray(up))) - float(fun(jnp.asarray(down)))) / (2 * h)
     return out
+
+
+def unit_roundoff(dtype):
+    """u = eps / 2 of a floating dtype: the relative error of one correctly rounded operation."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+def float_sum_error_bound(terms, dtype, term_errors=0.0):
+    """Forward error bound of a floating-point sum of `terms` computed in `dtype`.
+
+    |fl(sum t_i) - sum t_i| <= gamma_{n-1} sum |t_i| + sum delta_i, with gamma_m =
+    m u / (1 - m u), u the unit roundoff, n the number of nonzero terms (adding an exact
+    zero is exact) and delta_i the absolute error of each computed term (`term_errors`).
+    It holds for any summation order (Higham, *Accuracy and Stability of Numerical
+    Algorithms*, 2nd ed., SIAM 2002, eq. (4.4)); pairwise summation does better. Use it as
+    the tolerance when a sum computed by jaxneq is compared with an exact reference.
+    """
+    terms = np.abs(np.ravel(np.asarray(terms, dtype=np.float64)))
+    terms = terms[terms != 0]
+    m = max(terms.size - 1, 0) * unit_roundoff(dtype)
+    return m / (1 - m) * terms.sum() + float(np.sum(term_errors))

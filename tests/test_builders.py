@@ -1,13 +1,16 @@
 """Arrhenius rate builders: closed forms, Boltzmann at one temperature, the discrete blowtorch.
 
 Ground truth: the Arrhenius formula evaluated entry by entry in NumPy, Boltzmann weights,
-the 1D detailed-balance product formula, central finite differences.
+the 1D detailed-balance product formula, the Markov chain tree theorem on a cycle, central
+finite differences.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from _stats import central_difference
 
 import jaxneq as jn
 from jaxneq.markov import EdgeRates, arrhenius_edge_rates, arrhenius_rates, stationary
@@ -125,17 +128,6 @@ def test_ambiguous_temperature_shape_requires_temperature_at():
     np.testing.assert_allclose(by_edge.rate, np.exp(-(barriers[src, dst] - energy[src]) / t))
 
 
-def central_difference(fun, x, h=1e-6):
-    x = np.asarray(x, dtype=np.float64)
-    out = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[idx] += h
-        down[idx] -= h
-        out[idx] = (float(fun(jnp.asarray(up))) - float(fun(jnp.asarray(down)))) / (2 * h)
-    return out
-
-
 def test_stationary_gradients_wrt_energies_barriers_temperatures_match_finite_differences():
     energy, barriers = landscape(8)
     src, dst = ring_edges()
@@ -197,7 +189,15 @@ def test_float32_smoke():
     "kwargs, match",
     [
         ({"temperature": 0.0}, "`temperature` has an invalid entry"),
-        ({"temperature": -np.ones(N)}, "`temperature` has an invalid entry at index"),
+        ({"temperature": -np.ones(N)}, "`temperature` has an invalid entry at state 0"),
+        (
+            {"temperature": np.where(np.arange(N) == 3, -1.0, 1.0)},
+            "`temperature` has an invalid entry at state 3:",
+        ),
+        (
+            {"temperature": np.where(np.arange(N * N).reshape(N, N) == 2 * N + 4, 0.0, 1.0)},
+            r"`temperature` has an invalid entry at pair \(2, 4\)",
+        ),
         ({"temperature": np.ones(N + 1)}, "`temperature` must be a scalar"),
         ({"prefactor": -1.0}, "`prefactor` has an invalid entry"),
         ({"temperature_at": "barrier"}, "`temperature_at` must be"),
@@ -211,17 +211,37 @@ def test_bad_arguments_raise_naming_the_argument(kwargs, match):
 
 def test_bad_energies_and_barriers_raise_naming_the_argument():
     energy, barriers = landscape(15)
-    with pytest.raises(ValueError, match="`energies` has an invalid entry at index 2"):
+    with pytest.raises(ValueError, match="`energies` has an invalid entry at state 2"):
         arrhenius_rates(np.where(np.arange(N) == 2, np.nan, energy), barriers)
     bad = barriers.copy()
     bad[1, 2] = np.nan
-    with pytest.raises(ValueError, match=r"`barriers` has an invalid entry at index \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"`barriers` has an invalid entry at pair \(1, 2\)"):
         arrhenius_rates(energy, bad)
     with pytest.raises(ValueError, match="`barriers` must have shape"):
         arrhenius_rates(energy, barriers[:-1])
     src, dst = ring_edges()
     with pytest.raises(ValueError, match="out-of-range state index"):
         arrhenius_edge_rates(src, dst + N, energy, barriers[src, dst])
+
+
+def test_edge_list_errors_report_a_state_for_per_state_and_an_edge_for_per_edge_values():
+    energy, barriers = landscape(17)
+    src, dst = ring_edges()
+    b = barriers[src, dst]
+    t_state = np.where(np.arange(N) == 4, np.nan, 1.0)
+    with pytest.raises(ValueError, match="`temperature` has an invalid entry at state 4:"):
+        arrhenius_edge_rates(src, dst, energy, b, t_state, temperature_at="state")
+    t_edge = np.where(np.arange(2 * N) == 7, -1.0, 1.0)
+    with pytest.raises(ValueError, match="`temperature` has an invalid entry at edge 7:"):
+        arrhenius_edge_rates(src, dst, energy, b, t_edge)
+    with pytest.raises(ValueError, match="`barriers` has an invalid entry at edge 5:"):
+        arrhenius_edge_rates(src, dst, energy, np.where(np.arange(2 * N) == 5, np.inf, b))
+    with pytest.raises(ValueError, match="`prefactor` has an invalid entry at edge 2:"):
+        arrhenius_edge_rates(
+            src, dst, energy, b, prefactor=np.where(np.arange(2 * N) == 2, -1.0, 1.0)
+        )
+    with pytest.raises(ValueError, match="`energies` has an invalid entry at state 1:"):
+        arrhenius_edge_rates(src, dst, np.where(np.arange(N) == 1, np.inf, energy), b)
 
 
 def test_bad_temperature_raises_under_jit():
@@ -233,3 +253,117 @@ def test_bad_temperature_raises_under_jit():
 def test_public_names_are_exported():
     assert jn.markov.arrhenius_rates is arrhenius_rates
     assert jn.markov.arrhenius_edge_rates is arrhenius_edge_rates
+
+
+# --------------------------------------------------------------------------------------
+# jn.models.blowtorch_ring: a ring double well with one heated slope
+
+
+def ring_model_rates(hot, n, cold=1.0, depth=2.0, tilt=0.3, offset=0.5):
+    """The documented model written out in NumPy: dense rates [n, n]."""
+    theta = 2 * np.pi * np.arange(n) / n
+    energy = depth * np.cos(2 * theta) + tilt * np.sin(theta)
+    rates = np.zeros((n, n))
+    for link in range(n):
+        i, j = link, (link + 1) % n
+        barrier = max(energy[i], energy[j]) + offset
+        t = hot if link < n // 4 else cold
+        rates[i, j] = np.exp(-(barrier - energy[i]) / t)
+        rates[j, i] = np.exp(-(barrier - energy[j]) / t)
+    return energy, rates
+
+
+def cycle_tree_theorem(rates):
+    """Stationary state of a single cycle by the Markov chain tree theorem: the spanning
+    trees of a cycle are the paths left by removing one link, directed towards the root."""
+    n = rates.shape[0]
+    log_w = np.full(n, -np.inf)
+    for removed in range(n):
+        order = [(removed + 1 + q) % n for q in range(n)]  # the path, end to end
+        for pr, root in enumerate(order):
+            log_tree = 0.0
+            for q, state in enumerate(order):
+                if q < pr:
+                    log_tree += np.log(rates[state, order[q + 1]])
+                elif q > pr:
+                    log_tree += np.log(rates[state, order[q - 1]])
+            log_w[root] = np.logaddexp(log_w[root], log_tree)
+    return np.exp(log_w - np.logaddexp.reduce(log_w))
+
+
+def test_cycle_tree_theorem_helper_reproduces_boltzmann_at_one_temperature():
+    energy, rates = ring_model_rates(1.0, 8)
+    boltzmann = np.exp(-energy) / np.exp(-energy).sum()
+    np.testing.assert_allclose(cycle_tree_theorem(rates), boltzmann, rtol=1e-12)
+
+
+def test_blowtorch_ring_rates_are_the_documented_model():
+    for hot in (1.0, 3.5):
+        edges = jn.models.blowtorch_ring(hot, 16)
+        np.testing.assert_allclose(edges.to_dense(), ring_model_rates(hot, 16)[1], rtol=1e-13)
+    energy = ring_model_rates(1.0, 16)[0]
+    np.testing.assert_allclose(jn.models.blowtorch_ring_energies(16), energy, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("hot", [0.5, 1.0, 2.0, 6.0])
+def test_blowtorch_ring_stationary_state_matches_the_tree_theorem(hot):
+    p = jn.markov.stationary(jn.models.blowtorch_ring(hot, 16))
+    np.testing.assert_allclose(p, cycle_tree_theorem(ring_model_rates(hot, 16)[1]), rtol=1e-10)
+
+
+def test_heating_the_slope_moves_the_well_ratio_away_from_boltzmann_and_drives_a_current():
+    n = 16
+    a, b = n // 4, 3 * n // 4
+    energy = ring_model_rates(1.0, n)[0]
+    ratios = []
+    for hot in (1.0, 2.0, 4.0):
+        rates = ring_model_rates(hot, n)[1]
+        p = cycle_tree_theorem(rates)
+        ratios.append(p[a] / p[b])
+        i = np.arange(n)
+        exact = p * rates[i, (i + 1) % n] - p[(i + 1) % n] * rates[(i + 1) % n, i]
+        current = jn.markov.currents(jn.models.blowtorch_ring(hot, n), jnp.asarray(p))[:n]
+        # one current around the cycle, zero only at equal temperatures
+        np.testing.assert_allclose(current, np.full(n, exact[0]), rtol=1e-9, atol=1e-15)
+        assert (abs(exact[0]) < 1e-15) == (hot == 1.0)
+    np.testing.assert_allclose(ratios[0], np.exp(-(energy[a] - energy[b])), rtol=1e-12)
+    assert ratios[0] > ratios[1] > ratios[2]  # heating A's slope empties A
+
+
+def test_blowtorch_ring_gradient_matches_finite_differences():
+    def ratio(t):
+        p = jn.markov.stationary(jn.models.blowtorch_ring(t[0], 16))
+        return p[4] / p[12]
+
+    t = jnp.array([2.0])
+    np.testing.assert_allclose(jax.grad(ratio)(t), central_difference(ratio, t), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"hot_temperature": 0.0}, r"`hot_temperature` must be finite and > 0, got 0.0"),
+        ({"temperature": -1.0}, r"`temperature` must be finite and > 0"),
+        ({"barrier_offset": -0.1}, r"`barrier_offset` must be finite and >= 0"),
+        ({"depth": -1.0}, r"`depth` must be finite and >= 0"),
+        ({"n": 10}, r"`n` must be an int >= 8 divisible by 4"),
+    ],
+)
+def test_blowtorch_ring_rejects_out_of_range_arguments(kwargs, match):
+    args = {"hot_temperature": 2.0, "n": 16, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        jn.models.blowtorch_ring(**args)
+
+
+def test_blowtorch_ring_traced_temperature_is_checked_under_jit():
+    build = jax.jit(lambda t: jn.models.blowtorch_ring(t, 8).rate)
+    assert bool(jnp.all(build(2.0) > 0))
+    with pytest.raises(Exception, match="`hot_temperature` must be finite and > 0"):
+        jax.block_until_ready(build(-2.0))
+
+
+def test_blowtorch_ring_float32_smoke():
+    edges = jn.models.blowtorch_ring(jnp.float32(2.0), 8)
+    assert edges.rate.dtype == jnp.float32
+    p = jn.markov.stationary(edges)
+    np.testing.assert_allclose(p, cycle_tree_theorem(ring_model_rates(2.0, 8)[1]), rtol=1e-4)

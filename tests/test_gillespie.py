@@ -60,12 +60,9 @@ def duplicated_edges(rates):
 
 
 def replica_stats(rates, n_replicas=32, t_max=400.0, seed=0):
-    keys = jr.split(jr.key(seed), n_replicas)
+    """Independent runs: a batch of initial states with one key (member i: fold_in(key, i))."""
     x0s = jnp.arange(n_replicas) % 4
-    run = jax.jit(
-        jax.vmap(lambda x, k: jn.markov.gillespie_statistics(rates, x, key=k, t_max=t_max))
-    )
-    return run(x0s, keys)
+    return jn.markov.gillespie_statistics(rates, x0s, key=jr.key(seed), t_max=t_max)
 
 
 def assert_within_standard_errors(samples, expected, n_se=5.0):
@@ -151,8 +148,14 @@ def test_gillespie_rejects_bad_arguments():
         jn.markov.gillespie(rates, 4, key=jr.key(0), n_jumps=3)
     with pytest.raises(ValueError, match="`x0` must be one integer state index"):
         jn.markov.gillespie(rates, 1.0, key=jr.key(0), n_jumps=3)
-    with pytest.raises(ValueError, match="`x0` must be one integer state index"):
-        jn.markov.gillespie(rates, jnp.array([0, 1]), key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`x0` must be one integer state index or a 1D batch"):
+        jn.markov.gillespie(rates, jnp.zeros((2, 2), int), key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`x0` = 5 at member 2 is out of range"):
+        jn.markov.gillespie(rates, jnp.array([0, 1, 5]), key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="empty ensemble axis"):
+        jn.markov.gillespie(rates, jnp.zeros((0,), int), key=jr.key(0), n_jumps=3)
+    with pytest.raises(ValueError, match="`key` must be ONE PRNG key"):
+        jn.markov.gillespie(rates, jnp.array([0, 1]), key=jr.split(jr.key(0), 2), n_jumps=3)
     with pytest.raises(ValueError, match="`n_jumps` must be a Python int >= 0"):
         jn.markov.gillespie(rates, 0, key=jr.key(0), n_jumps=-1)
     with pytest.raises(ValueError, match="`key` is required"):
@@ -163,8 +166,124 @@ def test_gillespie_rejects_bad_arguments():
 
 def test_gillespie_rejects_out_of_range_x0_under_jit():
     run = jax.jit(lambda x: jn.markov.gillespie(jnp.asarray(RATES), x, key=jr.key(0), n_jumps=3))
-    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="`x0`"):
-        jax.block_until_ready(run(jnp.array(7)))
+    for bad in (jnp.array(7), jnp.array([0, 1, 7])):
+        with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="`x0`"):
+            jax.block_until_ready(run(bad))
+
+
+# --------------------------------------------------------------------------------------------
+# Ensembles: a batch of initial states with one key
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+def test_batched_gillespie_is_bitwise_the_loop_of_single_calls_with_fold_in_keys(kind):
+    rates = jnp.asarray(RATES) if kind == "dense" else duplicated_edges(RATES)
+    key, x0s = jr.key(21), jnp.array([3, 0, 1, 2, 2])
+    batch = jn.markov.gillespie(rates, x0s, key=key, n_jumps=40)
+    assert batch.states.shape == batch.times.shape == (5, 41)
+    for i in range(5):
+        one = jn.markov.gillespie(rates, x0s[i], key=jr.fold_in(key, i), n_jumps=40)
+        np.testing.assert_array_equal(batch.states[i], one.states)
+        np.testing.assert_array_equal(batch.times[i], one.times)
+
+
+def test_member_paths_do_not_depend_on_the_batch_around_them():
+    rates = jnp.asarray(RATES)
+    key = jr.key(22)
+    small = jn.markov.gillespie(rates, jnp.array([1, 2]), key=key, n_jumps=30)
+    large = jn.markov.gillespie(rates, jnp.array([1, 2, 0, 3, 3, 1, 0]), key=key, n_jumps=30)
+    np.testing.assert_array_equal(small.states, large.states[:2])
+    np.testing.assert_array_equal(small.times, large.times[:2])
+    # under jit, with the batch traced, the numbers are the same as eagerly
+    traced = jax.jit(lambda x: jn.markov.gillespie(rates, x, key=key, n_jumps=30))(
+        jnp.array([1, 2])
+    )
+    np.testing.assert_array_equal(small.states, traced.states)
+    np.testing.assert_array_equal(small.times, traced.times)
+
+
+def test_batched_members_are_independent_and_sample_the_stationary_distribution():
+    # 256 members started in state 0, one key: the state after 60 jumps (times ~ 30, far
+    # beyond the relaxation time) of each member follows the stationary law of the JUMP
+    # chain at jump times, p_i * lambda_i / sum_j p_j lambda_j, with binomial errors.
+    b = 256
+    traj = jn.markov.gillespie(jnp.asarray(RATES), jnp.zeros(b, int), key=jr.key(23), n_jumps=60)
+    final = np.asarray(traj.states[:, -1])
+    p = np_stationary(RATES)
+    embedded = p * RATES.sum(1) / np.sum(p * RATES.sum(1))
+    indicator = (final[:, None] == np.arange(4)[None, :]).astype(float)
+    assert_within_standard_errors(indicator, embedded)
+    assert len(np.unique(np.asarray(traj.times[:, 1]))) == b  # no two members alike
+
+
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+@pytest.mark.parametrize("mode", ["n_jumps", "t_max"])
+def test_batched_statistics_are_bitwise_the_loop_of_single_calls(kind, mode):
+    rates = jnp.asarray(REVERSIBLE) if kind == "dense" else duplicated_edges(REVERSIBLE)
+    key, x0s = jr.key(24), jnp.array([2, 0, 3])
+    kwargs = {"n_jumps": 60} if mode == "n_jumps" else {"t_max": 15.0}
+    batch = jn.markov.gillespie_statistics(rates, x0s, key=key, **kwargs)
+    assert batch.batch_shape == (3,) and batch.total_time.shape == (3,)
+    if kind == "edges":
+        assert batch.src.shape == rates.src.shape  # one shared edge list
+    sigma, currents = batch.entropy_production_rate(rates), batch.currents()
+    assert sigma.shape == (3,) and currents.shape == (3, *batch.jump_counts.shape[1:])
+    for i in range(3):
+        one = jn.markov.gillespie_statistics(rates, x0s[i], key=jr.fold_in(key, i), **kwargs)
+        for field in ("occupation_time", "jump_counts", "total_time", "n_jumps", "final_state"):
+            np.testing.assert_array_equal(getattr(batch, field)[i], getattr(one, field))
+        # estimators reduce over states; a vectorised sum may round differently (1 ulp)
+        np.testing.assert_allclose(sigma[i], one.entropy_production_rate(rates), rtol=1e-14)
+        np.testing.assert_allclose(currents[i], one.currents(), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(
+            batch.entropy_production_rate()[i], one.entropy_production_rate(), rtol=1e-14
+        )
+
+
+def test_statistics_of_trajectories_and_of_runs_agree_for_a_batch():
+    rates, key, x0s = duplicated_edges(RATES), jr.key(25), jnp.array([1, 3])
+    traj = jn.markov.gillespie(rates, x0s, key=key, n_jumps=100)
+    stats = jn.markov.gillespie_statistics(rates, x0s, key=key, n_jumps=100)
+    np.testing.assert_array_equal(stats.final_state, traj.states[:, -1])
+    np.testing.assert_allclose(stats.total_time, traj.times[:, -1], rtol=1e-13)
+
+
+def test_methods_of_a_vmapped_statistics_batch_work_run_by_run():
+    # a JumpStatistics made by vmap carries the edge list per run ([b, m]) and may have two
+    # batch axes; every method returns the leading batch axes.
+    rates = duplicated_edges(REVERSIBLE)
+    keys = jr.split(jr.key(26), 6).reshape(2, 3)
+    x0s = jnp.array([[0, 1, 2], [3, 0, 1]])
+    run = jax.vmap(
+        jax.vmap(lambda x, k: jn.markov.gillespie_statistics(rates, x, key=k, n_jumps=80))
+    )
+    stats = run(x0s, keys)
+    assert stats.src.shape == (2, 3, rates.src.shape[0])
+    sigma = stats.entropy_production_rate(rates)
+    plug_in = stats.entropy_production_rate()
+    currents = stats.currents()
+    occupation = stats.occupation()
+    assert sigma.shape == plug_in.shape == (2, 3)
+    assert currents.shape == (2, 3, rates.src.shape[0]) and occupation.shape == (2, 3, 4)
+    for a, c in ((0, 2), (1, 0)):
+        one = jn.markov.gillespie_statistics(rates, x0s[a, c], key=keys[a, c], n_jumps=80)
+        np.testing.assert_allclose(sigma[a, c], one.entropy_production_rate(rates), rtol=1e-14)
+        np.testing.assert_allclose(plug_in[a, c], one.entropy_production_rate(), rtol=1e-14)
+        np.testing.assert_allclose(currents[a, c], one.currents(), rtol=1e-14, atol=1e-15)
+
+
+def test_batched_statistics_accept_one_dense_chain_per_run():
+    chains = jnp.stack([jnp.asarray(REVERSIBLE), jnp.asarray(REVERSIBLE).T])
+    keys = jr.split(jr.key(27), 2)
+    run = jax.vmap(lambda r, k: jn.markov.gillespie_statistics(r, 0, key=k, n_jumps=50))
+    stats = run(chains, keys)
+    sigma = stats.entropy_production_rate(chains)
+    for i in range(2):
+        one = jn.markov.gillespie_statistics(chains[i], 0, key=keys[i], n_jumps=50)
+        np.testing.assert_allclose(sigma[i], one.entropy_production_rate(chains[i]), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"one chain per run, \[\*b, n, n\]"):
+        stats.entropy_production_rate(jnp.stack([chains] * 3))
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,18 +325,16 @@ def test_occupation_converges_to_the_stationary_distribution(replica_run):
 def test_empirical_currents_converge_to_exact_currents(replica_run):
     rates, stats = replica_run
     exact = jn.markov.currents(rates, jn.markov.stationary(rates))
-    assert_within_standard_errors(jax.vmap(lambda s: s.currents())(stats), exact)
+    assert_within_standard_errors(stats.currents(), exact)
 
 
 def test_entropy_production_estimate_converges_to_schnakenberg_rate():
     rates = jnp.asarray(REVERSIBLE)
     stats = replica_stats(rates, seed=2)
     sigma = float(jn.markov.entropy_production_rate(rates))
-    assert_within_standard_errors(
-        jax.vmap(lambda s: s.entropy_production_rate(rates))(stats), sigma
-    )
+    assert_within_standard_errors(stats.entropy_production_rate(rates), sigma)
     # The plug-in estimate from counts alone converges too (its bias is O(1/T)).
-    plug_in = np.asarray(jax.vmap(lambda s: s.entropy_production_rate())(stats))
+    plug_in = np.asarray(stats.entropy_production_rate())
     assert abs(plug_in.mean() - sigma) < 0.05 * sigma
 
 

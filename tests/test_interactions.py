@@ -1,4 +1,9 @@
-"""Pair interactions and neighbour lists: cell lists against all pairs, bonds, errors."""
+"""Pair interactions and neighbour lists: cell lists against all pairs, bonds, errors.
+
+Tolerances of the deterministic comparisons are rounding-error bounds derived from the
+configuration (`_stats.float_sum_error_bound` over the pair terms of a numpy reference, with a
+first-order model of the error of each term), not picked numbers.
+"""
 
 import equinox as eqx
 import jax
@@ -6,6 +11,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from _stats import central_difference, float_sum_error_bound, unit_roundoff
 
 import jaxneq as jn
 
@@ -22,22 +28,85 @@ def _positions(key, n, size, dtype=jnp.float64, spread=1.0):
     return (jr.uniform(key, (n, size.shape[0]), dtype) * spread - 0.5 * (spread - 1)) * size
 
 
-def _reference_energy(u, x, size):
-    """Brute-force numpy sum over all pairs i < j with minimum-image distances."""
-    x = np.asarray(x, np.float64)
-    i, j = np.triu_indices(len(x), k=1)
-    d = x[i] - x[j]
-    d = d - size * np.round(d / size)
-    return float(np.sum(u(np.sqrt(np.sum(d * d, axis=1)))))
+# ----------------------------------------------------------------------------------------
+# numpy references: every interacting pair, its energy and derivatives, and error bounds
 
 
 def _soft_numpy(r, k=10.0, sigma=1.0):
-    return np.where(r < sigma, 0.5 * k * (1 - r / sigma) ** 2, 0.0)
+    """u, u', u'' and the magnitude of the terms of the formula, for r < sigma."""
+    s = 1 - r / sigma
+    return 0.5 * k * s * s, -k * s / sigma, np.full_like(r, k / sigma**2), 0.5 * k * s * s
 
 
 def _wca_numpy(r, eps=1.0, sigma=0.8):
     s6 = (sigma / r) ** 6
-    return np.where(r < 2 ** (1 / 6) * sigma, 4 * eps * (s6 * s6 - s6) + eps, 0.0)
+    u = 4 * eps * (s6 * s6 - s6) + eps
+    du = 4 * eps * (-12 * s6 * s6 + 6 * s6) / r
+    d2u = 4 * eps * (156 * s6 * s6 - 42 * s6) / r**2
+    return u, du, d2u, 4 * eps * (s6 * s6 + s6) + eps
+
+
+class _Pairs:
+    """All pairs i < j closer than `cutoff` (minimum image when periodic), in float64."""
+
+    def __init__(self, x, size, periodic, cutoff):
+        x = np.asarray(x, np.float64)
+        size = np.asarray(size, np.float64)
+        i, j = np.triu_indices(len(x), k=1)
+        d = x[i] - x[j]
+        if periodic:
+            d = d - size * np.round(d / size)
+        r = np.sqrt(np.sum(d * d, axis=1))
+        keep = r < cutoff
+        self.n, self.dim = x.shape
+        self.i, self.j, self.d, self.r = i[keep], j[keep], d[keep], r[keep]
+        self.scale = float(np.max(np.abs(x)))  # largest coordinate: sets absolute roundoff
+
+    def rounding(self, dtype):
+        """Unit roundoff u, bounds on the error of each displacement component and distance:
+        the difference and the minimum-image shift round coordinates of size <= scale (3 u
+        scale), the norm adds (dim + 2) u r."""
+        u = unit_roundoff(dtype)
+        dd = 3 * u * self.scale
+        dr = np.sqrt(self.dim) * dd + (self.dim + 2) * u * self.r
+        return u, dd, dr
+
+    def energy_bound(self, potential, dtype, double_counted=False):
+        """(exact energy, bound on the error of the energy computed in `dtype`)."""
+        uu, du, _, mag = potential(self.r)
+        u, _, dr = self.rounding(dtype)
+        term_err = np.abs(du) * (dr + u * self.r) + 8 * u * mag
+        if double_counted:  # a cell list sums every pair from both ends and halves the sum
+            bound = float_sum_error_bound(np.repeat(uu, 2), dtype, np.repeat(term_err, 2)) / 2
+        else:
+            bound = float_sum_error_bound(uu, dtype, term_err)
+        return float(np.sum(uu)), bound
+
+    def force_bound(self, potential, dtype):
+        """Bound [N, 1] on the error of each component of the gradient computed in `dtype`:
+        per particle, gamma_{2 n_i} sum |u'| (each pair reaches it from both ends) plus the
+        error of each contribution u'(r) d/r."""
+        _, du, d2u, _ = potential(self.r)
+        u, dd, dr = self.rounding(dtype)
+        contrib_err = np.abs(d2u) * dr + np.abs(du) * ((dd + dr) / self.r + 3 * u)
+        abs_sum = np.zeros(self.n)
+        err = np.zeros(self.n)
+        count = np.zeros(self.n)
+        for idx in (self.i, self.j):
+            np.add.at(abs_sum, idx, np.abs(du))
+            np.add.at(err, idx, contrib_err)
+            np.add.at(count, idx, 2)
+        m = np.maximum(count - 1, 0) * u
+        return (m / (1 - m) * abs_sum + err)[:, None]
+
+    def forces(self, potential):
+        """Exact gradient of the energy (float64)."""
+        _, du, _, _ = potential(self.r)
+        c = (du / self.r)[:, None] * self.d
+        g = np.zeros((self.n, self.dim))
+        np.add.at(g, self.i, c)
+        np.add.at(g, self.j, -c)
+        return g
 
 
 def test_all_pairs_energy_matches_brute_force_numpy_sum():
@@ -45,8 +114,11 @@ def test_all_pairs_energy_matches_brute_force_numpy_sum():
     x = _positions(jr.key(0), 40, box.size)
     for pot, u in [(L.SoftRepulsion(10.0, 1.0), _soft_numpy), (L.WCA(1.0, 0.8), _wca_numpy)]:
         energy = _jit(L.PairEnergy(pot, L.AllPairs(box)))
-        ref = _reference_energy(u, x, np.asarray(box.size))
-        np.testing.assert_allclose(float(energy(x)), ref, rtol=1e-10)
+        pairs = _Pairs(x, box.size, True, float(pot.cutoff))
+        exact, bound = pairs.energy_bound(u, jnp.float64)
+        assert exact > 0
+        # the numpy sum carries the same kind of rounding error as jaxneq's: 2 x bound
+        np.testing.assert_allclose(float(energy(x)), exact, rtol=0, atol=2 * bound)
 
 
 @pytest.mark.parametrize(
@@ -68,14 +140,22 @@ def test_cell_list_energy_and_forces_equal_all_pairs(size, periodic, spread):
     pairs = L.PairEnergy(pot, L.AllPairs(box if periodic else None))
     e_cells, f_cells = _jit(jax.value_and_grad(cells))(x)
     e_pairs, f_pairs = _jit(jax.value_and_grad(pairs))(x)
-    assert float(e_pairs) > 0
-    np.testing.assert_allclose(float(e_cells), float(e_pairs), rtol=1e-12)
-    np.testing.assert_allclose(f_cells, f_pairs, rtol=1e-10, atol=1e-12)
+    ref = _Pairs(x, box.size, periodic, 1.0)
+    exact, bound_cells = ref.energy_bound(_soft_numpy, jnp.float64, double_counted=True)
+    _, bound_pairs = ref.energy_bound(_soft_numpy, jnp.float64)
+    assert exact > 0 and len(ref.r) > n  # many interacting pairs, so the test can fail
+    np.testing.assert_allclose(
+        float(e_cells), float(e_pairs), rtol=0, atol=bound_cells + bound_pairs
+    )
+    f_bound = ref.force_bound(_soft_numpy, jnp.float64)
+    assert np.all(np.abs(np.asarray(f_cells) - np.asarray(f_pairs)) <= 2 * f_bound)
+    assert np.all(np.abs(np.asarray(f_cells) - ref.forces(_soft_numpy)) <= 2 * f_bound)
 
 
-def test_cell_list_parameter_gradients_equal_all_pairs():
+def test_cell_list_parameter_gradients_equal_all_pairs_and_closed_form():
     box = L.Box((10.0, 10.0))
     x = _positions(jr.key(2), 200, box.size)
+    k, sigma = 10.0, 1.1
 
     def energies(k, sigma):
         pot = L.SoftRepulsion(k, sigma)
@@ -84,44 +164,79 @@ def test_cell_list_parameter_gradients_equal_all_pairs():
             L.PairEnergy(pot, L.AllPairs(box))(x),
         )
 
-    g_cells = jax.jit(jax.grad(lambda k, s: energies(k, s)[0], argnums=(0, 1)))(10.0, 1.1)
-    g_pairs = jax.jit(jax.grad(lambda k, s: energies(k, s)[1], argnums=(0, 1)))(10.0, 1.1)
-    np.testing.assert_allclose(g_cells, g_pairs, rtol=1e-10)
+    g_cells = jax.jit(jax.grad(lambda k, s: energies(k, s)[0], argnums=(0, 1)))(k, sigma)
+    g_pairs = jax.jit(jax.grad(lambda k, s: energies(k, s)[1], argnums=(0, 1)))(k, sigma)
+    # dU/dk = sum (1 - r/sigma)^2 / 2 and dU/dsigma = sum k (1 - r/sigma) r / sigma^2
+    ref = _Pairs(x, box.size, True, sigma)
+    s = 1 - ref.r / sigma
+    terms = [0.5 * s * s, k * s * ref.r / sigma**2]
+    u, _, dr = ref.rounding(jnp.float64)
+    slopes = [s / sigma, k / sigma**2]  # bounds on |d term / dr|
+    for a, (t, slope) in enumerate(zip(terms, slopes, strict=True)):
+        bound = float_sum_error_bound(np.repeat(t, 2), jnp.float64, 2 * (slope * dr + 8 * u * t))
+        np.testing.assert_allclose(float(g_cells[a]), np.sum(t), rtol=0, atol=2 * bound)
+        np.testing.assert_allclose(float(g_pairs[a]), np.sum(t), rtol=0, atol=2 * bound)
 
 
 def test_pair_forces_match_central_finite_differences():
     box = L.Box((6.0, 6.0))
     x = _positions(jr.key(3), 30, box.size)
-    energy = L.PairEnergy(L.SoftRepulsion(5.0, 1.0), L.CellList(box, cutoff=1.0, capacity=20))
-    grad = _jit(jax.grad(energy))(x)
-    h = 1e-6
-    shifts = jnp.zeros((3,) + x.shape).at[jnp.arange(3), jnp.array([0, 7, 19]), 0].set(h)
-    e = _jit(jax.vmap(energy))
-    fd = (e(x + shifts) - e(x - shifts)) / (2 * h)
-    np.testing.assert_allclose(grad[jnp.array([0, 7, 19]), 0], fd, rtol=1e-6, atol=1e-8)
+    k, sigma = 5.0, 1.0
+    soft = lambda r: _soft_numpy(r, k, sigma)  # noqa: E731
+    energy = L.PairEnergy(L.SoftRepulsion(k, sigma), L.CellList(box, cutoff=1.0, capacity=20))
+    grad = np.asarray(_jit(jax.grad(energy))(x))
+    ref = _Pairs(x, box.size, True, sigma)
+    _, e_err = ref.energy_bound(soft, jnp.float64, double_counted=True)
+    g_err = ref.force_bound(soft, jnp.float64)
+    near = _Pairs(x, box.size, True, 2 * sigma)
+    e_fun = _jit(energy)
+    for row in (0, 7, 19):
+        # Along one coordinate, E''' of u(r(x)) with u''' = 0 inside the cutoff is
+        # |3 u'' r' r'' + u' r'''| <= 3 k / (sigma^2 r) + 3 |u'| / r^2 at the smallest r in
+        # [r - h, r + h]; u is only C1 at r = sigma, so no pair may cross it within h. The
+        # step h balances the truncation h^2/6 max|E'''| with the rounding e_err / h.
+        r = near.r[(near.i == row) | (near.j == row)]
+
+        def third(h, r=r):
+            rm = r - h
+            return np.sum(
+                np.where(rm < sigma, 3 * k / (sigma**2 * rm) + 3 * k / (sigma * rm**2), 0)
+            )
+
+        h = (3 * e_err / third(1e-4)) ** (1 / 3)
+        assert h < 1e-4 and np.all(np.abs(r - sigma) > h) and np.all(r > h)
+        fd = central_difference(
+            lambda v, row=row: e_fun(x.at[row, 0].set(v[0])), np.array([float(x[row, 0])]), h
+        )[0]
+        tol = h**2 / 6 * third(h) + e_err / h + 2 * g_err[row, 0]
+        np.testing.assert_allclose(grad[row, 0], fd, rtol=0, atol=tol)
 
 
-def test_cell_list_energy_under_jit_and_vmap_over_an_ensemble():
+def test_cell_list_forces_under_jit_and_vmap_over_an_ensemble():
     box = L.Box((8.0, 8.0))
     xs = jax.vmap(lambda k: _positions(k, 100, box.size))(jr.split(jr.key(4), 3))
     cells = L.PairEnergy(L.SoftRepulsion(10.0, 1.0), L.CellList(box, 1.0, 30))
-    pairs = L.PairEnergy(L.SoftRepulsion(10.0, 1.0), box)
-    forces = _jit(jax.vmap(jax.grad(cells)))(xs)
-    ref = _jit(jax.vmap(jax.grad(pairs)))(xs)
-    np.testing.assert_allclose(forces, ref, rtol=1e-10, atol=1e-12)
+    forces = np.asarray(_jit(jax.vmap(jax.grad(cells)))(xs))
+    for member in range(3):
+        ref = _Pairs(xs[member], box.size, True, 1.0)
+        f_bound = ref.force_bound(_soft_numpy, jnp.float64)
+        assert np.all(np.abs(forces[member] - ref.forces(_soft_numpy)) <= 2 * f_bound)
 
 
 def test_cell_list_float32_matches_float64():
     box = L.Box(jnp.asarray((9.0, 9.0), jnp.float32))
-    x64 = _positions(jr.key(5), 150, (9.0, 9.0))
-    x32 = x64.astype(jnp.float32)
+    x32 = _positions(jr.key(5), 150, (9.0, 9.0)).astype(jnp.float32)
     pot = L.SoftRepulsion(jnp.float32(10.0), jnp.float32(1.0))
     energy = L.PairEnergy(pot, L.CellList(box, 1.0, 30))
     e32 = _jit(energy)(x32)
     f32 = _jit(jax.grad(energy))(x32)
     assert e32.dtype == jnp.float32 and f32.dtype == jnp.float32
-    e64 = _reference_energy(_soft_numpy, x64, np.array([9.0, 9.0]))
-    np.testing.assert_allclose(float(e32), float(e64), rtol=1e-4)
+    # reference in float64 at the same (float32) positions: only float32 arithmetic differs
+    ref = _Pairs(np.asarray(x32, np.float64), (9.0, 9.0), True, 1.0)
+    exact, bound = ref.energy_bound(_soft_numpy, jnp.float32, double_counted=True)
+    np.testing.assert_allclose(float(e32), exact, rtol=0, atol=bound)
+    f_bound = ref.force_bound(_soft_numpy, jnp.float32)
+    assert np.all(np.abs(np.asarray(f32, np.float64) - ref.forces(_soft_numpy)) <= f_bound)
 
 
 def test_coincident_particles_give_finite_zero_forces():
@@ -130,8 +245,10 @@ def test_coincident_particles_give_finite_zero_forces():
     for nb in (L.AllPairs(box), L.CellList(box, 1.0, 4)):
         g = _jit(jax.grad(L.PairEnergy(L.SoftRepulsion(2.0, 1.0), nb)))(x)
         assert np.all(np.isfinite(g))
-        # the coincident pair exerts no force on each other; the third particle pushes both
-        np.testing.assert_allclose(g[0], g[1])
+        # the coincident pair exerts no force on each other; the third particle (r = 0.5)
+        # pushes each with u'(0.5) = -k (1 - r/sigma) / sigma = -1 along -x
+        np.testing.assert_array_equal(g[0], g[1])
+        np.testing.assert_allclose(g[:2], [[1.0, 0.0], [1.0, 0.0]], rtol=8 * unit_roundoff(g.dtype))
 
 
 def test_wca_masked_slots_do_not_leak_nan_into_gradients():
@@ -140,7 +257,7 @@ def test_wca_masked_slots_do_not_leak_nan_into_gradients():
     energy = L.PairEnergy(L.WCA(1.0, 1.0), L.CellList(L.Box((6.0, 6.0)), 1.2, 4))
     g = _jit(jax.grad(energy))(x)
     assert np.all(np.isfinite(g))
-    np.testing.assert_allclose(g[0], 0.0)
+    np.testing.assert_array_equal(g[0], 0.0)
 
 
 def test_cell_list_overflow_raises_clear_error_also_under_jit():
@@ -153,27 +270,54 @@ def test_cell_list_overflow_raises_clear_error_also_under_jit():
         _jit(jax.vmap(jax.grad(energy)))(x[None]).block_until_ready()
 
 
-def test_cell_list_memory_is_linear_in_particle_number():
-    # O(N) by construction: no intermediate of the energy or its gradient has N^2 entries
-    n = 2000
-    box = L.Box((50.0, 50.0))
-    x = _positions(jr.key(7), n, box.size)
-    energy = L.PairEnergy(L.SoftRepulsion(), L.CellList(box, 1.0, capacity=8))
-    jaxpr = jax.make_jaxpr(jax.value_and_grad(energy))(x)
+def test_cell_list_candidates_are_a_fixed_number_per_particle_and_hold_every_close_pair():
+    # O(N) work: every particle gets the same number of candidate neighbours whatever N (at
+    # fixed density), and no pair closer than the cutoff is missing
+    density, capacity = 0.8, 8
+    counts = []
+    for n in (500, 2000):
+        side = float(np.sqrt(n / density))
+        cells = L.CellList(L.Box((side, side)), cutoff=1.0, capacity=capacity)
+        x = _positions(jr.key(7), n, (side, side))
+        idx, mask, _ = _jit(cells.candidates)(x)
+        idx, mask = np.asarray(idx), np.asarray(mask)
+        assert idx.shape == (n, cells.n_candidates)
+        counts.append(cells.n_candidates)
+        rows = [idx[i][mask[i]] for i in range(n)]
+        assert all(len(set(c)) == len(c) for c in rows)  # a repeat would count a pair twice
+        assert all(i not in c for i, c in enumerate(rows))  # never a particle with itself
+        found = {(i, int(j)) for i, c in enumerate(rows) for j in c}
+        ref = _Pairs(x, (side, side), True, 1.0)
+        assert len(ref.i) > n  # many close pairs, so a miss would show
+        missing = [
+            (i, j)
+            for i, j in zip(ref.i, ref.j, strict=True)
+            if (i, j) not in found or (j, i) not in found
+        ]
+        assert not missing  # every close pair, seen from both ends
+    assert counts[0] == counts[1] == 9 * capacity
 
-    def sizes(jpr):
-        for eqn in jpr.eqns:
-            for v in eqn.outvars:
-                yield int(np.prod(v.aval.shape)) if hasattr(v.aval, "shape") else 1
-            for p in eqn.params.values():
-                if isinstance(p, jax.extend.core.ClosedJaxpr):
-                    yield from sizes(p.jaxpr)
-                elif isinstance(p, jax.extend.core.Jaxpr):
-                    yield from sizes(p)
 
-    largest = max(sizes(jaxpr.jaxpr))
-    assert largest <= n * 9 * 8 * 2  # N x candidates x dim, far below N^2 = 4e6
-    assert largest < n * n / 10
+def _compiled_temp_bytes(neighbours, n, density=0.8):
+    side = float(np.sqrt(n / density))
+    box = L.Box((side, side))
+    nb = L.CellList(box, 1.0, capacity=8) if neighbours == "cells" else L.AllPairs(box)
+    energy = L.PairEnergy(L.SoftRepulsion(), nb)
+    x = _positions(jr.key(8), n, (side, side))
+    compiled = jax.jit(jax.value_and_grad(energy)).lower(x).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
+def test_cell_list_compiled_memory_grows_linearly_with_particle_number():
+    # Temporary bytes of the compiled energy + gradient at N and 4N (same density) scale
+    # with exponent 1 for O(N) memory and 2 for all pairs; 1.5 is the midpoint. AllPairs is
+    # measured the same way, which shows the measurement tells the two apart.
+    def exponent(neighbours, n):
+        ratio = _compiled_temp_bytes(neighbours, 4 * n) / _compiled_temp_bytes(neighbours, n)
+        return np.log(ratio) / np.log(4)
+
+    assert exponent("cells", 250) < 1.5
+    assert exponent("all", 50) > 1.5
 
 
 def test_cell_list_rejects_cutoff_beyond_half_a_periodic_box():

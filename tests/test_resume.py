@@ -43,7 +43,7 @@ class _Interrupted(BaseException):
 def _spy_checkpoints(interrupt_after: int | None = None):
     """Count the checkpoints `simulate` writes; raise `_Interrupted` after the k-th one."""
     import jaxneq.langevin._checkpoint as checkpoint_module
-    import jaxneq.langevin._simulate as simulate_module
+    import jaxneq.langevin._driver as simulate_module
 
     real = checkpoint_module.save_checkpoint
     calls: list[dict] = []
@@ -269,7 +269,7 @@ _CHILD = textwrap.dedent(
     import numpy as np
     import jaxneq as jn
     import jaxneq.langevin._checkpoint as checkpoint_module
-    import jaxneq.langevin._simulate as simulate_module
+    import jaxneq.langevin._driver as simulate_module
 
     mode, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
     n_chunks = int(sys.argv[4])

@@ -74,7 +74,7 @@ SCRIPT = textwrap.dedent(
                 results[f"{key}[{i}]"] = compare(a, b)
         # a sharded run interrupted after its second checkpoint and resumed, still sharded
         import tempfile
-        import jaxneq.langevin._simulate as simulate_module
+        import jaxneq.langevin._driver as simulate_module
         real_save = simulate_module.save_checkpoint
         saves = []
 

@@ -19,7 +19,7 @@ from _stats import mean_and_stderr
 from scipy import integrate
 
 import jaxneq as jn
-from jaxneq.langevin import _simulate
+from jaxneq.langevin import _driver
 
 Z = 5.0
 
@@ -207,7 +207,9 @@ def test_zero_steps_return_the_initial_state():
 
 def test_time_dependent_force_sees_t0_plus_step_times_dt():
     # deterministic drift f(x, t) = t (T tiny): x_n = sum_k (t0 + k dt) dt
-    system = jn.langevin.Overdamped(force=lambda x, t: jnp.full_like(x, t), temperature=1e-30)
+    system = jn.langevin.Overdamped(
+        force=jn.langevin.TimeDependent(lambda x, t: jnp.full_like(x, t)), temperature=1e-30
+    )
     t0, dt, n = 2.0, 0.1, 7
     res = jn.langevin.simulate(system, jnp.zeros((2, 1)), key=jr.key(0), dt=dt, n_steps=n, t0=t0)
     expected = sum((t0 + k * dt) * dt for k in range(n))
@@ -230,7 +232,7 @@ def test_interrupted_run_resumes_from_its_checkpoint_bitwise(tmp_path, monkeypat
     path = tmp_path / "run.npz"
     reference = _underdamped_run()
 
-    real_save = _simulate.save_checkpoint
+    real_save = _driver.save_checkpoint
     calls = []
 
     def crash_after_two(p, tree, meta):
@@ -239,20 +241,20 @@ def test_interrupted_run_resumes_from_its_checkpoint_bitwise(tmp_path, monkeypat
         if len(calls) == 2:
             raise KeyboardInterrupt("simulated interruption")
 
-    monkeypatch.setattr(_simulate, "save_checkpoint", crash_after_two)
+    monkeypatch.setattr(_driver, "save_checkpoint", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
         _underdamped_run(chunk_size=10, checkpoint=path)
-    monkeypatch.setattr(_simulate, "save_checkpoint", real_save)
+    monkeypatch.setattr(_driver, "save_checkpoint", real_save)
     assert calls == [10, 20]
 
     starts = []
-    real_chunk = _simulate._run_chunk
+    real_chunk = _driver.run_chunk
 
-    def spy(*args):
-        starts.append(int(args[7]))
-        return real_chunk(*args)
+    def spy(problem, carry, *args):
+        starts.append(int(carry.k))
+        return real_chunk(problem, carry, *args)
 
-    monkeypatch.setattr(_simulate, "_run_chunk", spy)
+    monkeypatch.setattr(_driver, "run_chunk", spy)
     resumed = _underdamped_run(chunk_size=25, checkpoint=path)
     assert starts[0] == 20  # picked up where it stopped
     _assert_bitwise(reference, resumed)

@@ -419,7 +419,9 @@ def test_current_field_rejects_bad_edges_and_coordinates():
 
 
 def test_work_rejects_underdamped_systems():
-    system = jn.langevin.Underdamped(lambda x, t: jnp.sum((x - t) ** 2) / 2)
+    system = jn.langevin.Underdamped(
+        jn.langevin.TimeDependent(lambda x, t: jnp.sum((x - t) ** 2) / 2)
+    )
     with pytest.raises(ValueError, match="Work.*overdamped"):
         jn.langevin.simulate(
             system,
@@ -429,3 +431,70 @@ def test_work_rejects_underdamped_systems():
             n_steps=2,
             observables={"w": jn.observables.Work()},
         )
+
+
+def _rotational_trap(k, omega, T):
+    """Overdamped particle (mu = 1) in a trap with a rotational non-conservative force:
+    F = -k x + omega (-x_2, x_1). The stationary density is isotropic and Gaussian, and the
+    local mean velocity J/p is the rotational part omega (-x_2, x_1) alone."""
+    return jn.langevin.Overdamped(
+        lambda x: 0.5 * k * jnp.sum(x**2),
+        force=lambda x: omega * jnp.stack([-x[1], x[0]]),
+        temperature=T,
+    )
+
+
+def test_current_over_histogram_is_the_exact_local_mean_velocity_of_a_rotating_trap():
+    # Euler–Maruyama x' = M x + sqrt(2 T dt) xi with M = (1 - k dt) I + omega dt R (R the
+    # quarter turn) has the isotropic stationary variance s2 = 2 T / (2 k - (k^2 + omega^2) dt),
+    # and E[x' - x | x] = dt (-k + omega R) x, E[x' - x | x'] = dt (k + omega R) x'. Binning
+    # each step's velocity half at x and half at x' (as CurrentField does) over the states
+    # that Histogram bins gives J/p = omega R E[x | bin] exactly, without O(dt) bias, so a
+    # large dt is allowed (other binnings, e.g. at midpoints, are biased by O(dt)).
+    from scipy import stats
+
+    k, omega, T, dt = 1.0, 1.0, 1.0, 0.1
+    s2 = 2 * T / (2 * k - (k**2 + omega**2) * dt)
+    system = _rotational_trap(k, omega, T)
+    edges = np.linspace(-2.0, 2.0, 5)
+    groups, b, n_steps = 16, 256, 400
+    x0 = np.sqrt(s2) * jr.normal(jr.key(40), (groups, b, 2))  # the discrete stationary law
+    obs = {
+        "J": jn.observables.CurrentField((edges, edges)),
+        "p": jn.observables.Histogram((edges, edges)),
+    }
+
+    @jax.jit
+    @jax.vmap
+    def velocity(x0, key):
+        res = jn.langevin.simulate(system, x0, key=key, dt=dt, n_steps=n_steps, observables=obs)
+        return res.observables["J"] / res.observables["p"][..., None], res.observables["p"]
+
+    v, p = velocity(x0, jr.split(jr.key(41), groups))
+    mean, se = mean_and_stderr(v)
+    # exact: omega R applied to the conditional mean of x in each bin (separable Gaussian)
+    law = stats.norm(scale=np.sqrt(s2))
+    a, c = edges[:-1], edges[1:]
+    m = s2 * (law.pdf(a) - law.pdf(c)) / (law.cdf(c) - law.cdf(a))
+    X1, X2 = np.meshgrid(m, m, indexing="ij")
+    exact = np.stack([-omega * X2, omega * X1], axis=-1)
+    np.testing.assert_array_less(np.abs(mean - exact), Z * se)
+    assert np.all(np.abs(exact) > 10 * se)  # the velocity is resolved in every bin
+    # and the histogram is the (discrete-time) density per unit volume over all samples
+    mass = np.outer(np.diff(law.cdf(edges)), np.diff(law.cdf(edges)))
+    p_mean, p_se = mean_and_stderr(p)
+    np.testing.assert_array_less(np.abs(p_mean - mass), Z * p_se + 1e-12)
+
+
+def test_current_field_and_histogram_pool_the_same_default_coordinates():
+    # [b, 3, 1]: three particles in 1D, pooled by both; the current integrates to the mean
+    # displacement of all particles, the histogram to the fraction of samples in range.
+    system = jn.langevin.Overdamped(force=lambda x: jnp.full_like(x, 0.5))
+    x0 = jr.uniform(jr.key(42), (64, 3, 1), minval=-1.0, maxval=1.0)
+    edges = jnp.linspace(-20.0, 20.0, 9)
+    obs = {"J": jn.observables.CurrentField(edges), "p": jn.observables.Histogram(edges)}
+    res = jn.langevin.simulate(system, x0, key=jr.key(43), dt=0.01, n_steps=50, observables=obs)
+    width = 5.0
+    J, p = np.asarray(res.observables["J"]), np.asarray(res.observables["p"])
+    np.testing.assert_allclose(J.sum() * width, float(jnp.mean(res.x - x0)) / 0.5, rtol=1e-9)
+    np.testing.assert_allclose(p.sum() * width, 1.0, rtol=1e-12)

@@ -7,7 +7,14 @@ is produced at the rate $\sigma = k^2 (T_1 - T_2)^2 / (2 T_1 T_2 (k + \lambda))$
 k_B = 1). The demo simulates an ensemble started in the exact Gaussian steady state,
 measures the density (`Histogram`), the current field (`CurrentField`), the entropy
 production and the heat delivered to each bath along the trajectories, and compares them
-with linear (Lyapunov) theory.
+with linear (Lyapunov) theory from `jaxneq.models` (`linear_stationary_density`,
+`linear_stationary_current`, `linear_current_circulation`, `linear_entropy_production_rate`,
+`linear_heat_rates`). Euler–Maruyama biases stationary averages by O(dt), so the numbers are
+also compared with the exact values of the discretised chain at the same step
+(`linear_euler_maruyama_stationary`): the measured values agree with those within their
+standard error; the dt -> 0 values differ from them by the time-step bias. The density and
+circulation are shown beside exact values without an error bar: they carry, besides
+sampling noise, the bias of averaging over finite bins (bin width 0.5).
 """
 
 from __future__ import annotations
@@ -20,22 +27,6 @@ import numpy as np
 
 NAME = "two_temperature"
 TITLE = "Two temperatures: phase-space current and entropy production"
-
-
-def _theory(k, lam, T1, T2, centres):
-    """Exact Gaussian density and current J = (-A + D C^-1) x p(x) at the bin centres."""
-    from ..models import linear_stationary_covariance
-
-    A = np.array([[k + lam, -k], [-k, k + lam]])
-    D = np.diag([T1, T2])
-    C = np.asarray(linear_stationary_covariance(jnp.asarray(A), jnp.asarray(D)))
-    G = -A + D @ np.linalg.inv(C)
-    X = np.stack(np.meshgrid(centres, centres, indexing="ij"), axis=-1)
-    p = np.exp(-0.5 * np.einsum("...i,ij,...j", X, np.linalg.inv(C), X))
-    p /= 2 * np.pi * np.sqrt(np.linalg.det(C))
-    J = np.einsum("ij,...j->...i", G, X) * p[..., None]
-    circulation = (G @ C)[1, 0] - (G @ C)[0, 1]
-    return p, J, float(circulation)
 
 
 def run(out_dir: pathlib.Path, quick: bool) -> dict:
@@ -65,15 +56,25 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
 
     sigma = obs["sigma"]
     heat = obs["heat"].reshape(b, 2)
+    sigma_mean, sigma_se = float(sigma.mean()), float(sigma.std(ddof=1) / np.sqrt(b))
+    # exact values: dt -> 0 (Lyapunov theory) and for the Euler-Maruyama chain at this dt
     A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
-    sigma_exact = k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam))
-    heat_exact = k**2 * (T1 - T2) / (2 * (k + lam))
-    centres = np.asarray(0.5 * (edges[1:] + edges[:-1]))
-    p_exact, J_exact, circulation_exact = _theory(k, lam, T1, T2, centres)
+    sigma_exact = float(jn.models.linear_entropy_production_rate(A, D))
+    heat_exact = np.asarray(jn.models.linear_heat_rates(A, D))
+    discrete = jn.models.linear_euler_maruyama_stationary(A, D, dt)
+    sigma_discrete = float(discrete["entropy_production_rate"])
+    heat_discrete = np.asarray(discrete["heat_rates"])
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    grid = jnp.stack(jnp.meshgrid(centres, centres, indexing="ij"), axis=-1)
+    p_exact = np.asarray(jn.models.linear_stationary_density(A, D, grid))
+    J_exact = np.asarray(jn.models.linear_stationary_current(A, D, grid))
+    circulation_exact = float(jn.models.linear_current_circulation(A, D)[0, 1])
     vol = float((edges[1] - edges[0]) ** 2)
-    X1, X2 = np.meshgrid(centres, centres, indexing="ij")
+    X1, X2 = np.asarray(grid[..., 0]), np.asarray(grid[..., 1])
     J = obs["current"]
     circulation = float(np.sum(X1 * J[..., 1] - X2 * J[..., 0]) * vol)
+    # the same sum over the same bins of the exact current: the window cuts the tails
+    circulation_window = float(np.sum(X1 * J_exact[..., 1] - X2 * J_exact[..., 0]) * vol)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.0), constrained_layout=True)
     extent = [float(edges[0]), float(edges[-1]), float(edges[0]), float(edges[-1])]
@@ -101,21 +102,24 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         ax.set_title(title)
     fig.colorbar(im, ax=axes, label="density p(r1, r2)")
     fig.suptitle(
-        rf"$\sigma$ measured {sigma.mean():.4f} $\pm$ {sigma.std(ddof=1) / np.sqrt(b):.4f}, "
-        rf"exact {sigma_exact:.4f}"
+        rf"$\sigma$ measured {sigma_mean:.4f} $\pm$ {sigma_se:.4f} (1 SE) at dt = {dt:g}; "
+        rf"exact for Euler–Maruyama at this dt {sigma_discrete:.4f}, "
+        rf"for dt $\to$ 0 {sigma_exact:.4f} (time-step bias O(dt))"
     )
     fig.savefig(out_dir / "two_temperature.png", dpi=110)
     plt.close(fig)
 
     return {
-        "sigma_measured": float(sigma.mean()),
-        "sigma_stderr": float(sigma.std(ddof=1) / np.sqrt(b)),
-        "sigma_exact": float(sigma_exact),
-        "sigma_lyapunov": float(jn.models.linear_entropy_production_rate(A, D)),
+        "sigma_measured": sigma_mean,
+        "sigma_stderr": sigma_se,
+        "sigma_exact_euler_maruyama_dt": sigma_discrete,
+        "sigma_exact_dt_to_0": sigma_exact,
         "heat_to_cold_bath_measured": float(heat[:, 1].mean()),
         "heat_to_cold_bath_stderr": float(heat[:, 1].std(ddof=1) / np.sqrt(b)),
-        "heat_to_cold_bath_exact": float(heat_exact),
+        "heat_to_cold_bath_exact_euler_maruyama_dt": float(heat_discrete[1]),
+        "heat_to_cold_bath_exact_dt_to_0": float(heat_exact[1]),
         "circulation_measured": circulation,
+        "circulation_exact_in_window": circulation_window,
         "circulation_exact": circulation_exact,
         "density_max_abs_error": float(np.abs(obs["density"] - p_exact).max()),
         "members": b,

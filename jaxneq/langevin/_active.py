@@ -30,10 +30,11 @@ from ._systems import (
     AbstractSystem,
     _as_parameter,
     _check_broadcast,
+    _check_callable,
     _check_concrete_positive,
     _ForceMixin,
     _positive_or_error,
-    _takes_time,
+    check_forces,
 )
 
 __all__ = ["ActiveBrownian", "ActiveBrownianState", "ActiveOU", "ActiveOUState"]
@@ -64,6 +65,7 @@ def _nonnegative_or_error(value, name: str):
 
 def _guard(system, x0, names_event, names_particle, nonnegative=()):
     """Shape checks (trace time) and `eqx.error_if` guards on traced parameters."""
+    check_forces(system, x0)
     event = tuple(x0.shape[1:])
     particle = event[:-1]
     for names, shape, what in (
@@ -81,14 +83,19 @@ def _guard(system, x0, names_event, names_particle, nonnegative=()):
 
 
 def _init_forces(self, potential, force):
+    _check_callable(potential, "potential")
+    _check_callable(force, "force")
     self.potential = potential
     self.force = force
-    self._potential_takes_t = False if potential is None else _takes_time(potential, "potential")
-    self._force_takes_t = False if force is None else _takes_time(force, "force")
 
 
 class _ConstantNoiseMixin(eqx.Module):
     """`temperature_at`/`mobility_at` for constant (scalar or per-dof) parameters."""
+
+    @property
+    def multiplicative(self) -> bool:
+        """False: the noise amplitudes do not depend on the state (additive noise)."""
+        return False
 
     def temperature_at(self, x: Array) -> Array:
         """Temperature of each degree of freedom of one member, broadcast to `x.shape`."""
@@ -130,8 +137,8 @@ class ActiveBrownian(_ConstantNoiseMixin, _ForceMixin, AbstractSystem):
 
     **Arguments:**
 
-    - `potential`, `force`: as for `Overdamped` (`U(x)`/`U(x, t)`, `f(x)`/`f(x, t)`, or
-      None); e.g. a `PairEnergy` for interacting particles.
+    - `potential`, `force`: as for `Overdamped` (`U(x)`, `f(x)`, a `TimeDependent` wrapping
+      `U(x, t)`/`f(x, t)`, or None); e.g. a `PairEnergy` for interacting particles.
     - `speed`: self-propulsion speed $v_0 \ge 0$, scalar or one per particle `[N]`.
     - `rotational_diffusion`: $D_r > 0$, scalar or one per particle.
     - `temperature`, `mobility`: $T$, $\mu > 0$, scalars or arrays broadcastable to the

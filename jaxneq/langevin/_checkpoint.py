@@ -12,6 +12,10 @@ A checkpoint is one `.npz` file (`numpy.savez`, uncompressed) holding
   check that the checkpoint fits the run that loads it.
 - `__meta__`: a `uint8` array holding the caller's `meta` dict as UTF-8 JSON.
 
+`fingerprint(system, x0, integrator)` is the hash `simulate` stores in `meta` to recognise
+its own run when resuming: the system's arrays and x0 by value, its functions by code,
+constants and closures (no memory addresses, so it is the same in every process).
+
 Files are written atomically (temporary file in the same folder, flush, `fsync`,
 `os.replace`), so a crash leaves either the previous checkpoint or the new one, never a
 torn file. Loading always uses `numpy.load(..., allow_pickle=False)`: a checkpoint never
@@ -20,12 +24,15 @@ runs code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import tempfile
+import types
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -301,3 +308,85 @@ def load_checkpoint(
 def _jsonable(value):
     """`value` as it reads back after a JSON round trip (tuples -> lists, numpy -> Python)."""
     return json.loads(json.dumps(value, default=_json_default))
+
+
+# --------------------------------------------------------------------------------------
+# fingerprints of runs
+
+
+def key_data(key) -> list[int]:
+    """The raw data of a PRNG key (typed or raw `uint32`) as a JSON-able list of ints."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jr.key_data(key)
+    return [int(v) for v in np.asarray(key).ravel()]
+
+
+def _hash_array(h, a) -> None:
+    a = np.asarray(a)
+    h.update(str((a.shape, a.dtype.name)).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+
+
+def _hash_function(h, obj, depth: int) -> None:
+    """Name, bytecode, names, constants, defaults, closure cells and bound Module."""
+    _hash_static(h, obj.__code__, depth + 1)
+    _hash_static(h, getattr(obj, "__defaults__", None), depth + 1)
+    for cell in getattr(obj, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        _hash_static(h, value, depth + 1)
+    owner = getattr(obj, "__self__", None)  # bound method of a Module
+    if isinstance(owner, eqx.Module):
+        _hash_static(h, owner, depth + 1)
+
+
+def _hash_static(h, obj, depth: int = 0) -> None:
+    """Feed a process-independent description of a non-array leaf to the hash `h`.
+
+    Functions are hashed by name, bytecode, names, constants (nested code recursively; no
+    reprs with memory addresses), defaults and closure cells, so that two lambdas that
+    differ only in a constant or a captured value get different fingerprints.
+    """
+    if depth > 6:
+        h.update(b"<deep>")
+    elif obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+        h.update(repr(obj).encode())
+    elif isinstance(obj, np.ndarray | np.generic | jax.Array):
+        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+            obj = jr.key_data(obj)
+        _hash_array(h, obj)
+    elif isinstance(obj, tuple | list):
+        h.update(f"{type(obj).__name__}{len(obj)}".encode())
+        for item in obj:
+            _hash_static(h, item, depth + 1)
+    elif isinstance(obj, frozenset):  # e.g. in co_consts; sorted: set order varies by process
+        h.update(repr(sorted(map(repr, obj))).encode())
+    elif isinstance(obj, types.CodeType):
+        h.update(obj.co_code)
+        h.update(repr(obj.co_names).encode())
+        for const in obj.co_consts:
+            _hash_static(h, const, depth + 1)
+    else:
+        h.update(getattr(obj, "__qualname__", type(obj).__qualname__).encode())
+        if getattr(obj, "__code__", None) is not None:
+            _hash_function(h, obj, depth)
+        elif isinstance(obj, eqx.Module):
+            for leaf in jtu.tree_leaves(obj):
+                _hash_static(h, leaf, depth + 1)
+
+
+def fingerprint(system, x0, integrator=None) -> str:
+    """Hash of the system's arrays, functions (code, constants, closures), x0 and the
+    integrator, to recognise the run a checkpoint belongs to (32 hex digits)."""
+    h = hashlib.sha256()
+    h.update(type(system).__qualname__.encode())
+    arrays, other = eqx.partition(system, eqx.is_array)
+    for leaf in jtu.tree_leaves(arrays) + [x0]:
+        _hash_array(h, leaf)
+    for leaf in jtu.tree_leaves(other):
+        _hash_static(h, leaf)
+    if integrator is not None:
+        _hash_static(h, integrator)
+    return h.hexdigest()[:32]

@@ -8,15 +8,16 @@ $$\mathrm{d}s = a(s, t)\,\mathrm{d}t + b(s, t) \odot \mathrm{d}W \qquad \text{(I
 Integrators (`jaxneq.langevin._integrators`) `jax.vmap` these methods over the ensemble
 axis. Only `init` works on the batched ensemble (leading axis `b`).
 
-Potentials and forces may be time dependent: a callable `U(x)` or `U(x, t)` is accepted; the
-signature is inspected once (a second positional parameter without a default, or one named
-`t`/`time`, means "takes the time") and stored as a static flag.
+Potentials and forces may be time dependent, and say so explicitly: a plain callable is
+always called as `U(x)`; a time-dependent one is wrapped, `TimeDependent(lambda x, t: ...)`,
+and called as `U(x, t)`. Nothing is inferred from a callable's signature. A plain callable
+that needs a second argument fails when it is first called (at trace time), with a
+`ValueError` that says to wrap it.
 """
 
 from __future__ import annotations
 
 import abc
-import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -38,29 +39,73 @@ amplitude is evaluated): Ito 0, Stratonovich 1/2, isothermal (anti-Ito, HÃ¤nggiâ
 # small helpers
 
 
-def _takes_time(fn: Callable, name: str) -> bool:
-    """Whether `fn` is called as `fn(x, t)` (True) or `fn(x)` (False)."""
-    if not callable(fn):
-        raise ValueError(f"`{name}` must be a callable U(x) or U(x, t) or None, got {fn!r}")
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # builtins / C functions: assume f(x)
-        return False
-    positional = []
-    for p in sig.parameters.values():
-        if p.kind is inspect.Parameter.VAR_POSITIONAL:
-            return True
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            positional.append(p)
-    if not positional:
+class TimeDependent(eqx.Module):
+    r"""Marks a potential or force as time dependent: it is called as `fn(x, t)`.
+
+    A plain callable given as `potential` or `force` is always called as `fn(x)`; wrap a
+    function of the position AND the time in `TimeDependent` so that the system passes the
+    time too (the time of the step, `t0 + k dt` in `simulate`). The wrapper is a pytree, so
+    parameters of an `eqx.Module` `fn` stay visible to `jax.grad` and `jax.vmap`.
+
+    **Arguments:**
+
+    - `fn`: a callable `fn(x, t)` of one member's position `x` and the (scalar) time `t`:
+      a potential returns a scalar, a force an array like `x`.
+
+    **Example:**
+
+    ```python
+    trap = jn.langevin.TimeDependent(lambda x, t: 0.5 * jnp.sum((x - 0.5 * t) ** 2))
+    system = jn.langevin.Overdamped(trap)  # a harmonic trap dragged at speed 0.5
+    ```
+    """
+
+    fn: Callable
+
+    def __check_init__(self):
+        if not callable(self.fn):
+            raise ValueError(
+                f"`TimeDependent` wraps a callable fn(x, t), got {type(self.fn).__name__}"
+            )
+
+    def __call__(self, x: Array, t: ArrayLike) -> Any:
+        return self.fn(x, t)
+
+
+def _check_callable(fn: Any, name: str) -> None:
+    if fn is not None and not callable(fn):
         raise ValueError(
-            f"`{name}` must accept the position as its first positional argument, "
-            f"as {name}(x) or {name}(x, t); got signature {sig}"
+            f"`{name}` must be a callable {name}(x), a jaxneq.langevin.TimeDependent wrapping "
+            f"{name}(x, t), or None; got {type(fn).__name__}"
         )
-    if len(positional) == 1:
-        return False
-    second = positional[1]
-    return second.default is inspect.Parameter.empty or second.name in ("t", "time")
+
+
+def call_field(fn: Callable, name: str, x: Array, t: ArrayLike) -> Any:
+    """`fn(x, t)` for a `TimeDependent` `fn`, else `fn(x)`; a plain `fn` that needs more
+    arguments raises a `ValueError` (at trace time) saying how to declare the time."""
+    if isinstance(fn, TimeDependent):
+        return fn(x, t)
+    try:
+        return fn(x)
+    except TypeError as e:
+        raise ValueError(
+            f"`{name}` raised TypeError when called as {name}(x) with one member's position: "
+            f"{e}. A plain callable is always called with the position only; if `{name}` "
+            f"depends on the time, wrap it: {name}=jaxneq.langevin.TimeDependent(lambda x, t:"
+            " ...), which is called as fn(x, t)."
+        ) from e
+
+
+def check_forces(system: Any, x0: Array) -> None:
+    """Trace-time check that `system`'s potential and force can be called on one member of
+    `x0` (abstractly, no computation): a plain callable that needs the time raises the
+    `ValueError` of `call_field` here, before any step is taken."""
+    x = jax.ShapeDtypeStruct(tuple(x0.shape[1:]), x0.dtype)
+    t = jax.ShapeDtypeStruct((), x0.dtype)
+    for name in ("potential", "force"):
+        fn = getattr(system, name, None)
+        if fn is not None:
+            jax.eval_shape(lambda y, s, fn=fn, name=name: call_field(fn, name, y, s), x, t)
 
 
 def _as_parameter(value: Any, name: str) -> Any:
@@ -183,16 +228,12 @@ class _ForceMixin(eqx.Module):
 
     potential: Callable | None
     force: Callable | None
-    _potential_takes_t: bool = eqx.field(static=True)
-    _force_takes_t: bool = eqx.field(static=True)
 
     def potential_at(self, x: Array, t: ArrayLike = 0.0) -> Array:
         """Potential energy $U(x, t)$ of one member (zero when no potential was given)."""
         if self.potential is None:
             return jnp.zeros((), x.dtype)
-        if self._potential_takes_t:
-            return self.potential(x, t)
-        return self.potential(x)
+        return call_field(self.potential, "potential", x, t)
 
     def total_force(self, x: Array, t: ArrayLike = 0.0) -> Array:
         """$F(x, t) = -\\nabla U(x, t) + f(x, t)$ for one member; zero without U and f."""
@@ -200,7 +241,7 @@ class _ForceMixin(eqx.Module):
         if self.potential is not None:
             total = total - jax.grad(lambda y: self.potential_at(y, t))(x)
         if self.force is not None:
-            f = self.force(x, t) if self._force_takes_t else self.force(x)
+            f = call_field(self.force, "force", x, t)
             total = total + jnp.broadcast_to(jnp.asarray(f, x.dtype), x.shape)
         return total
 
@@ -243,8 +284,10 @@ class Overdamped(_ForceMixin, AbstractSystem):
 
     **Arguments:**
 
-    - `potential`: `U(x)` or `U(x, t)` returning a scalar for one member, or None.
-    - `force`: non-conservative force `f(x)` or `f(x, t)` returning an array like x, or None.
+    - `potential`: `U(x)` returning a scalar for one member, a `TimeDependent` wrapping
+      `U(x, t)`, or None.
+    - `force`: non-conservative force `f(x)` returning an array like x, a `TimeDependent`
+      wrapping `f(x, t)`, or None.
     - `temperature`: scalar, per-dof array, or callable `T(x)`; must be > 0.
     - `mobility`: scalar, per-dof array, or callable `mu(x)`; must be > 0.
     - `convention`: `"ito"` (default), `"stratonovich"` or `"isothermal"` (static).
@@ -274,12 +317,10 @@ class Overdamped(_ForceMixin, AbstractSystem):
         mobility: ArrayLike | Callable = 1.0,
         convention: str = "ito",
     ):
+        _check_callable(potential, "potential")
+        _check_callable(force, "force")
         self.potential = potential
         self.force = force
-        self._potential_takes_t = (
-            False if potential is None else _takes_time(potential, "potential")
-        )
-        self._force_takes_t = False if force is None else _takes_time(force, "force")
         self.temperature = _as_parameter(temperature, "temperature")
         self.mobility = _as_parameter(mobility, "mobility")
         self.convention = convention
@@ -349,6 +390,7 @@ class Overdamped(_ForceMixin, AbstractSystem):
         return jnp.sqrt(2 * self.diffusion_coefficient_at(state))
 
     def check(self, x0: Array) -> Overdamped:
+        check_forces(self, x0)
         event = tuple(x0.shape[1:])
         system = self
         for name in ("temperature", "mobility"):
@@ -389,7 +431,8 @@ class Underdamped(_ForceMixin, AbstractSystem):
 
     **Arguments:**
 
-    - `potential`, `force`: as for `Overdamped` (one- or two-argument callables, or None).
+    - `potential`, `force`: as for `Overdamped` (`U(x)`, `f(x)`, a `TimeDependent` wrapping
+      `U(x, t)`/`f(x, t)`, or None).
     - `temperature`: scalar, per-dof array, or callable `T(x)`; > 0.
     - `mass`: scalar or per-dof array; > 0.
     - `friction`: friction coefficient $\zeta$, scalar or per-dof array; > 0.
@@ -420,12 +463,10 @@ class Underdamped(_ForceMixin, AbstractSystem):
         mass: ArrayLike = 1.0,
         friction: ArrayLike = 1.0,
     ):
+        _check_callable(potential, "potential")
+        _check_callable(force, "force")
         self.potential = potential
         self.force = force
-        self._potential_takes_t = (
-            False if potential is None else _takes_time(potential, "potential")
-        )
-        self._force_takes_t = False if force is None else _takes_time(force, "force")
         self.temperature = _as_parameter(temperature, "temperature")
         for name, value in (("mass", mass), ("friction", friction)):
             if callable(value):
@@ -466,6 +507,7 @@ class Underdamped(_ForceMixin, AbstractSystem):
         return UnderdampedState(jnp.zeros_like(x), jnp.broadcast_to(amp, x.shape))
 
     def check(self, x0: Array) -> Underdamped:
+        check_forces(self, x0)
         event = tuple(x0.shape[1:])
         system = self
         for name in ("temperature", "mass", "friction"):

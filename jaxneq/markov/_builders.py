@@ -34,27 +34,30 @@ _WHERE = ("state", "edge")
 
 
 _MESSAGES = {
-    "energies": ("energies must be finite", "index"),
-    "barriers": ("barriers must not be NaN or -inf (use +inf for a missing edge)", "index"),
-    "edge_barriers": ("barriers must be finite", "edge"),
-    "temperature": ("temperatures must be finite and > 0", "index"),
-    "prefactor": ("prefactors must be finite and >= 0", "index"),
+    "energies": "energies must be finite",
+    "barriers": "barriers must not be NaN or -inf (use +inf for a missing edge)",
+    "edge_barriers": "barriers must be finite",
+    "temperature": "temperatures must be finite and > 0",
+    "prefactor": "prefactors must be finite and >= 0",
 }
 
 
-def _raise_or_flag(out, masks: dict):
+def _raise_or_flag(out, masks: dict, where: dict):
     """Check the `bad` masks computed with the rates: eagerly raise `ValueError` naming the
-    argument and the first bad entry, or attach `eqx.error_if` checks under `jit`."""
+    argument and the first bad entry, or attach `eqx.error_if` checks under `jit`.
+
+    `where[key]` says what an index of `masks[key]` means: "state" (one entry per state),
+    "pair" (an `[n, n]` entry, the jump i -> j) or "edge" (an entry of the edge list)."""
     for key, bad in masks.items():
         name = "barriers" if key == "edge_barriers" else key
-        what, where = _MESSAGES[key]
+        what = _MESSAGES[key]
         if is_concrete(bad):
             b = np.asarray(bad)
             if b.any():
                 loc = ""
                 if b.ndim:
                     idx = first_bad_index(b)
-                    loc = f" at {where} {idx[0] if len(idx) == 1 else idx}"
+                    loc = f" at {where[key]} {idx[0] if len(idx) == 1 else idx}"
                 raise ValueError(f"`{name}` has an invalid entry{loc}: {what}")
         else:
             out = eqx.error_if(out, jnp.any(bad), f"`{name}` has an invalid entry: {what}")
@@ -116,10 +119,15 @@ def _dense_core(e, b, t, nu, kind):
     safe_t = jnp.where(edge, t_ij, one)
     rate = jnp.broadcast_to(nu, (n, n)) * jnp.exp(-(safe_b - e[:, None]) / safe_t)
     rate = jnp.where(edge, rate, jnp.zeros((), dtype))
+    bad_t = edge & _bad_temperature(t_ij)
+    if kind == "state":  # report the state whose temperature is bad, not a pair
+        bad_t = jnp.any(bad_t, axis=1)
+    elif kind == "scalar":
+        bad_t = jnp.any(bad_t)
     masks = {
         "energies": ~jnp.isfinite(e),
         "barriers": bad_b,
-        "temperature": edge & _bad_temperature(t_ij),
+        "temperature": bad_t,
         "prefactor": ~jnp.isfinite(nu) | (nu < 0),
     }
     return rate, masks
@@ -170,8 +178,10 @@ def arrhenius_rates(
     never NaN).
 
     **Errors:** NaN or `-inf` barriers, non-finite energies, non-positive or non-finite
-    temperatures on an edge, negative prefactors: `ValueError` naming the argument (or an
-    `eqx.error_if` under `jit`); wrong shapes raise at trace time.
+    temperatures on an edge, negative prefactors: `ValueError` naming the argument and the
+    first bad entry in the argument's own terms (`at state i` for energies and per-state
+    temperatures, `at pair (i, j)` for barriers, per-pair temperatures and prefactors), or an
+    `eqx.error_if` under `jit`; wrong shapes raise at trace time.
 
     **Example:**
 
@@ -201,7 +211,9 @@ def arrhenius_rates(
         raise ValueError(f"`prefactor` must be a scalar or [n, n] = {(n, n)}, got {nu.shape}")
 
     rate, masks = _dense_core(e, b, t, nu, kind)
-    return _raise_or_flag(rate, masks)
+    t_where = {"edge": "pair"}.get(kind, kind)
+    where = {"energies": "state", "barriers": "pair", "temperature": t_where, "prefactor": "pair"}
+    return _raise_or_flag(rate, masks, where)
 
 
 def arrhenius_edge_rates(
@@ -234,6 +246,10 @@ def arrhenius_edge_rates(
     **Returns:** `EdgeRates(src, dst, rate, n)`, differentiable in `energies`, `barriers`,
     `temperature` and `prefactor`.
 
+    **Errors:** as `arrhenius_rates`, with indices in the argument's own terms: `at state i`
+    for energies and per-state temperatures (every state's temperature is checked), `at
+    edge k` for barriers, per-edge temperatures and prefactors.
+
     **Example:**
 
     ```python
@@ -264,4 +280,10 @@ def arrhenius_edge_rates(
     if nu.ndim not in (0, 1) or (nu.ndim == 1 and nu.shape != (m,)):
         raise ValueError(f"`prefactor` must be a scalar or [m] = {(m,)}, got {nu.shape}")
     rate, masks = _edge_core(src, e, b, t, nu, kind)
-    return EdgeRates(src, dst, _raise_or_flag(rate, masks), n)
+    where = {
+        "energies": "state",
+        "edge_barriers": "edge",
+        "temperature": kind,
+        "prefactor": "edge",
+    }
+    return EdgeRates(src, dst, _raise_or_flag(rate, masks, where), n)

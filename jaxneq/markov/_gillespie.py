@@ -5,8 +5,14 @@ waits an exponential time of rate $\lambda_x = \sum_j r_{xj}$ (the exit rate) an
 jumps to $j$ with probability $r_{xj}/\lambda_x$.
 
 Both entry points use a static number of jumps (or a `lax.while_loop` to a final time), so
-they compile once and `vmap` over initial states and keys: an ensemble of trajectories is
-`jax.vmap(partial(gillespie, rates, n_jumps=...))(x0s, key=keys)`.
+they compile once and `vmap` over initial states, keys and rates.
+
+Ensembles: pass a batch of initial states `x0` of shape `[b]` with ONE key. Member `i` then
+runs exactly the single-state simulation with the key `jax.random.fold_in(key, i)`, so its
+path depends only on the key, its index `i` and its initial state: not on the batch size
+around it, on how the batch is laid out, nor on how `x0` is sharded over devices or hosts
+(the members never interact; a sharded `x0` gives a result sharded the same way). A scalar
+`x0` uses `key` itself, unchanged.
 
 Sampling the next state: dense rates use a precomputed cumulative sum of each row and a
 binary search (`searchsorted`); `EdgeRates` are sorted by source once (CSR-like offsets),
@@ -23,8 +29,8 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._util import is_concrete
-from ._observables import _edge_pairs, _pair_entropy
+from .._util import first_bad_index, is_concrete
+from ._currents import _edge_pairs, _pair_entropy
 from ._rates import EdgeRates, Rates, n_states, validate_rates
 
 # --------------------------------------------------------------------------------------------
@@ -149,17 +155,39 @@ def _sampler(rates: Rates):
 
 
 def _check_x0(x0, n: int) -> Array:
+    """An integer state `[]` or a batch of states `[b]` in `[0, n)`.
+
+    Concrete values are checked eagerly, naming the first bad member; a global array that
+    spans several processes is checked shard by shard on the process that holds it; traced
+    values go through `eqx.error_if`.
+    """
     x0 = jnp.asarray(x0)
-    if not jnp.issubdtype(x0.dtype, jnp.integer) or x0.ndim != 0:
+    if not jnp.issubdtype(x0.dtype, jnp.integer) or x0.ndim > 1:
         raise ValueError(
-            f"`x0` must be one integer state index (got dtype {x0.dtype}, shape {x0.shape}); "
-            "for an ensemble, jax.vmap over x0 and key"
+            "`x0` must be one integer state index or a 1D batch of them, shape [b] "
+            f"(got dtype {x0.dtype}, shape {x0.shape}); pass e.g. x0=0 or "
+            "x0=jnp.zeros(b, int)"
         )
-    if is_concrete(x0):
-        if not 0 <= int(x0) < n:
-            raise ValueError(f"`x0` = {int(x0)} is out of range: it must lie in [0, n) = [0, {n})")
-        return x0
-    return eqx.error_if(x0, (x0 < 0) | (x0 >= n), f"`x0` is out of range: it must lie in [0, {n})")
+    if x0.ndim == 1 and x0.shape[0] == 0:
+        raise ValueError("`x0` has an empty ensemble axis (b = 0); give at least one state")
+    if not is_concrete(x0):
+        return eqx.error_if(
+            x0, jnp.any((x0 < 0) | (x0 >= n)), f"`x0` is out of range: it must lie in [0, {n})"
+        )
+    if getattr(x0, "is_fully_addressable", True):
+        pieces = [((), np.asarray(x0))]
+    else:  # a global array over several processes: check the shards this process holds
+        pieces = [(s.index, np.asarray(s.data)) for s in x0.addressable_shards]
+    for index, values in pieces:
+        bad = (values < 0) | (values >= n)
+        if bad.any():
+            k = first_bad_index(bad)
+            start = (index[0].start or 0) if index else 0
+            where = f" at member {start + k[0]}" if k else ""
+            raise ValueError(
+                f"`x0` = {int(values[k])}{where} is out of range: it must lie in [0, n) = [0, {n})"
+            )
+    return x0
 
 
 def _check_n_jumps(n_jumps) -> int:
@@ -174,7 +202,20 @@ def _check_n_jumps(n_jumps) -> int:
 def _check_key(key):
     if key is None:
         raise ValueError("`key` is required: pass e.g. key=jax.random.key(0)")
+    key = jnp.asarray(key)
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if (typed and key.ndim != 0) or (not typed and key.ndim != 1):
+        raise ValueError(
+            f"`key` must be ONE PRNG key (got shape {key.shape}); a batch of initial states "
+            "x0 [b] takes one key and derives member i's key as jax.random.fold_in(key, i). "
+            "For one key per member, jax.vmap over x0 and key instead"
+        )
     return key
+
+
+def _member_keys(key, b: int):
+    """Member i's key: `jax.random.fold_in(key, i)` (independent of layout and sharding)."""
+    return jax.vmap(lambda i: jr.fold_in(key, i))(jnp.arange(b, dtype=jnp.uint32))
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,37 +229,47 @@ class JumpTrajectory(eqx.Module):
     - `states`: integer `[n_jumps + 1]`, `states[0] = x0`.
     - `times`: float `[n_jumps + 1]`, jump times with `times[0] = 0`; `+inf` from the jump
       after which the chain sits in an absorbing state (it then never leaves).
+
+    For an ensemble (a batch of initial states, or `vmap`) both carry the leading batch
+    axis: `[b, n_jumps + 1]`.
     """
 
-    states: Int[Array, " k"]
-    times: Float[Array, " k"]
+    states: Int[Array, "*b k"]
+    times: Float[Array, "*b k"]
 
 
 def gillespie(rates: Rates, x0: ArrayLike, *, key: PRNGKeyArray, n_jumps: int) -> JumpTrajectory:
-    r"""One exact jump trajectory of a continuous-time Markov chain (Gillespie's SSA).
+    r"""Exact jump trajectories of a continuous-time Markov chain (Gillespie's SSA).
 
     **Arguments:**
 
     - `rates`: dense `[n, n]` array or `EdgeRates` (duplicate edges add up).
-    - `x0`: initial state, an integer scalar in `[0, n)`.
-    - `key`: a JAX PRNG key.
+    - `x0`: initial state, an integer scalar in `[0, n)`, or a batch of initial states
+      `[b]` (an ensemble of b independent trajectories).
+    - `key`: ONE JAX PRNG key. For a batch, member `i` uses `jax.random.fold_in(key, i)`:
+      `gillespie(rates, x0, key=key, ...)` member `i` equals
+      `gillespie(rates, x0[i], key=jax.random.fold_in(key, i), ...)` bitwise, whatever
+      the batch size, its layout or its sharding over devices and hosts.
     - `n_jumps`: number of jumps, a static Python int.
 
     **Returns:** a `JumpTrajectory` with `.states` (int `[n_jumps + 1]`) and `.times`
-    (`[n_jumps + 1]`, dtype of the rates, `times[0] = 0`).
+    (`[n_jumps + 1]`, dtype of the rates, `times[0] = 0`); `[b, n_jumps + 1]` each for a
+    batch of initial states. A batched `x0` sharded over devices (`jax.sharding`, one host
+    or many) gives results sharded the same way.
 
     **Absorbing states** (exit rate 0): the dwell time there is $+\infty$, so every later
     entry of `.times` is `inf` and every later entry of `.states` repeats the absorbing
     state. Nothing is NaN.
 
-    Ensembles: `jax.vmap(lambda x, k: gillespie(rates, x, key=k, n_jumps=1000))(x0s, keys)`.
-    For long runs whose path is not needed use `gillespie_statistics`.
+    For long runs whose path is not needed use `gillespie_statistics`. One key per member
+    also works: `jax.vmap(lambda x, k: gillespie(rates, x, key=k, n_jumps=1000))(x0s, keys)`.
 
     **Example:**
 
     ```python
     traj = jn.markov.gillespie(rates, 0, key=jax.random.key(0), n_jumps=100)
-    traj.states, traj.times
+    ensemble = jn.markov.gillespie(rates, jnp.zeros(1024, int), key=jax.random.key(0),
+                                   n_jumps=100)   # .states: [1024, 101]
     ```
 
     Reference: D. T. Gillespie, J. Comput. Phys. 22, 403 (1976); J. Phys. Chem. 81, 2340
@@ -228,11 +279,12 @@ def gillespie(rates: Rates, x0: ArrayLike, *, key: PRNGKeyArray, n_jumps: int) -
     key = _check_key(key)
     rates = validate_rates(rates)
     x0 = _check_x0(x0, n_states(rates))
+    if x0.ndim == 1:
+        return _gillespie_batch(rates, x0, key, n_jumps)
     return _gillespie(rates, x0, key, n_jumps)
 
 
-@eqx.filter_jit
-def _gillespie(rates, x0, key, n_jumps):
+def _one_trajectory(rates, x0, key, n_jumps):
     sampler = _sampler(rates)
     dtype = sampler.cumulative.dtype
     x0 = x0.astype(jnp.int32)
@@ -251,13 +303,22 @@ def _gillespie(rates, x0, key, n_jumps):
     return JumpTrajectory(states, times)
 
 
+_gillespie = eqx.filter_jit(_one_trajectory)
+
+
+@eqx.filter_jit
+def _gillespie_batch(rates, x0, key, n_jumps):
+    keys = _member_keys(key, x0.shape[0])
+    return jax.vmap(_one_trajectory, in_axes=(None, 0, 0, None))(rates, x0, keys, n_jumps)
+
+
 # --------------------------------------------------------------------------------------------
 # Streaming statistics
 # --------------------------------------------------------------------------------------------
 
 
 class JumpStatistics(eqx.Module):
-    r"""Time-weighted occupation and jump counts of one run, without the path.
+    r"""Time-weighted occupation and jump counts of one run (or a batch), without the path.
 
     - `occupation_time`: `[n]`, total time spent in each state.
     - `jump_counts`: jumps counted per transition: `[n, n]` (`jump_counts[i, j]` = number
@@ -268,36 +329,44 @@ class JumpStatistics(eqx.Module):
     - `final_state`: the state at the end.
     - `src`, `dst`: the edge list for `EdgeRates` (`None` for dense rates).
 
+    **Batches.** The statistics of an ensemble (a batch of initial states, or a `jax.vmap`)
+    carry leading batch axes on every field: `occupation_time` `[*b, n]`, `total_time`
+    `[*b]`, ... (`src`, `dst` may be shared, `[m]`, or batched, `[*b, m]`). Every method
+    then works run by run and returns the leading batch axes: `occupation()` `[*b, n]`,
+    `currents()` `[*b, n, n]` or `[*b, m]`, `entropy_production_rate(...)` `[*b]`.
+
     Estimators (they converge as $T \to \infty$ for an ergodic chain):
     `occupation()` $\to p$, `currents()` $\to J$, `entropy_production_rate(rates)` $\to
     \sigma$.
     """
 
-    occupation_time: Float[Array, " n"]
-    jump_counts: Float[Array, "n n"] | Float[Array, " m"]
-    total_time: Float[Array, ""]
-    n_jumps: Int[Array, ""]
-    final_state: Int[Array, ""]
-    src: Int[Array, " m"] | None = None
-    dst: Int[Array, " m"] | None = None
+    occupation_time: Float[Array, "*b n"]
+    jump_counts: Float[Array, "*b n n"] | Float[Array, "*b m"]
+    total_time: Float[Array, "*b"]
+    n_jumps: Int[Array, "*b"]
+    final_state: Int[Array, "*b"]
+    src: Int[Array, "*b m"] | None = None
+    dst: Int[Array, "*b m"] | None = None
 
-    def occupation(self) -> Float[Array, " n"]:
-        """Empirical distribution: the fraction of time spent in each state.
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes (`()` for a single run)."""
+        return self.occupation_time.shape[:-1]
 
-        Works on a batch of runs too (leading axes of a `vmap`ped result); the other
-        estimators take one run, so call them under `jax.vmap` for a batch.
-        """
+    def occupation(self) -> Float[Array, "*b n"]:
+        """Empirical distribution: the fraction of time spent in each state, `[*b, n]`."""
         return self.occupation_time / self.total_time[..., None]
 
-    def currents(self) -> Float[Array, "n n"] | Float[Array, " m"]:
-        r"""Empirical net currents $(N_{ij} - N_{ji}) / T$, shaped like `jn.markov.currents`.
+    def currents(self) -> Float[Array, "*b n n"] | Float[Array, "*b m"]:
+        r"""Empirical net currents $(N_{ij} - N_{ji}) / T$, shaped like `jn.markov.currents`
+        (with the leading batch axes of a batch).
 
         For `EdgeRates` the counts of duplicate edges are pooled per state pair first.
         """
-        return _empirical_currents(self)
+        return _over_runs(_empirical_currents, self)
 
-    def entropy_production_rate(self, rates: Rates | None = None) -> Float[Array, ""]:
-        r"""Entropy production rate estimated from the run.
+    def entropy_production_rate(self, rates: Rates | None = None) -> Float[Array, "*b"]:
+        r"""Entropy production rate estimated from the run (`[*b]` for a batch of runs).
 
         - With `rates` (recommended): the medium entropy flow per unit time,
           $\hat\sigma = T^{-1}\sum_{i \ne j} N_{ij} \ln (r_{ij} / r_{ji})$ (each jump adds
@@ -309,15 +378,61 @@ class JumpStatistics(eqx.Module):
           (N_{ij}/N_{ji})$ from the counts alone; pairs traversed in only one direction are
           skipped, so it is biased low for short runs.
 
+        For a batch, `rates` is the one chain every run used, or (dense only) one chain per
+        run, `[*b, n, n]`.
+
         Reference: U. Seifert, Rep. Prog. Phys. 75, 126001 (2012).
         """
+        batched_rates = False
         if rates is not None:
-            rates = validate_rates(rates)
             if isinstance(rates, EdgeRates) != (self.src is not None):
                 raise ValueError(
                     "`rates` must have the representation used for the run (dense or EdgeRates)"
                 )
-        return _empirical_entropy_production(self, rates)
+            nb = len(self.batch_shape)
+            shape = getattr(rates, "shape", None)
+            if not isinstance(rates, EdgeRates) and shape is not None and len(shape) > 2:
+                n = self.occupation_time.shape[-1]
+                if tuple(shape) != self.batch_shape + (n, n):
+                    raise ValueError(
+                        f"`rates` has shape {tuple(shape)}: pass the chain of the runs, "
+                        f"[n, n] = ({n}, {n}), or one chain per run, [*b, n, n] = "
+                        f"{self.batch_shape + (n, n)}"
+                    )
+                rates = _vmap_n(validate_rates, nb)(rates)
+                batched_rates = True
+            else:
+                rates = validate_rates(rates)
+        return _over_runs(_empirical_entropy_production, self, rates, batched_rates)
+
+
+def _vmap_n(fn, n: int, in_axes=0):
+    for _ in range(n):
+        fn = jax.vmap(fn, in_axes=in_axes)
+    return fn
+
+
+def _over_runs(fn, stats: JumpStatistics, *args):
+    """`fn(one_run, *args)` for every run of a (possibly batched) `JumpStatistics`.
+
+    The last positional argument, when given, says whether `args[0]` is batched too.
+    """
+    nb = len(stats.batch_shape)
+    if nb == 0:
+        return fn(stats, *args[:1])
+    # The axis of each field a single run has; a field with more is batched, one with no
+    # more (a shared edge list, a shared t_max) is broadcast.
+    event_ndim = JumpStatistics(1, 2 if stats.src is None else 1, 0, 0, 0, 1, 1)
+    axes = jax.tree.map(
+        lambda leaf, k: None if leaf is None or jnp.ndim(leaf) <= k else 0,
+        stats,
+        event_ndim,
+        is_leaf=lambda x: x is None,
+    )
+    if not args:
+        return _vmap_n(fn, nb, (axes,))(stats)
+    rates, batched = args
+    return _vmap_n(fn, nb, (axes, 0 if batched else None))(stats, rates)
 
 
 @eqx.filter_jit
@@ -370,15 +485,18 @@ def gillespie_statistics(
 ) -> JumpStatistics:
     r"""Run the Gillespie SSA and keep only occupation times and jump counts.
 
-    Memory is $O(n + m)$ (or $O(n^2)$ for dense rates) whatever the length of the run, so
-    long runs and large ensembles (`vmap` over `x0` and `key`) are cheap. In `n_jumps` mode
-    the same key gives the same jumps as `gillespie` with the same `n_jumps`.
+    Memory is $O(n + m)$ (or $O(n^2)$ for dense rates) per run whatever the length of the
+    run, so long runs and large ensembles are cheap. In `n_jumps` mode the same key and `x0`
+    give the same jumps as `gillespie` with the same `n_jumps` (batched or not).
 
     **Arguments:**
 
     - `rates`: dense `[n, n]` array or `EdgeRates`.
-    - `x0`: initial state, an integer scalar in `[0, n)`.
-    - `key`: a JAX PRNG key.
+    - `x0`: initial state, an integer scalar in `[0, n)`, or a batch of initial states
+      `[b]` for an ensemble of b independent runs.
+    - `key`: ONE JAX PRNG key. For a batch, member `i` uses `jax.random.fold_in(key, i)`
+      (as in `gillespie`), so member `i` equals the single run from `x0[i]` with that key
+      bitwise, whatever the batch layout or sharding.
     - `n_jumps`: run for exactly this many jumps (static Python int); $T$ is then the time
       of the last jump. Chains with absorbing states should use `t_max` instead ($T$ would
       be infinite).
@@ -386,14 +504,16 @@ def gillespie_statistics(
       the number of jumps is random). Exactly one of `n_jumps` and `t_max` must be given.
 
     **Returns:** `JumpStatistics`, with the estimators `.occupation()`, `.currents()` and
-    `.entropy_production_rate(rates)`.
+    `.entropy_production_rate(rates)`; for a batch every field has the leading axis `[b]`
+    (the edge list `src`, `dst` is shared, `[m]`) and the estimators return `[b, ...]`.
 
     **Example:**
 
     ```python
-    keys = jax.random.split(jax.random.key(0), 64)
-    stats = jax.vmap(lambda k: jn.markov.gillespie_statistics(rates, 0, key=k, t_max=1e3))(keys)
-    p_hat = stats.occupation().mean(0)
+    stats = jn.markov.gillespie_statistics(rates, jnp.zeros(64, int), key=jax.random.key(0),
+                                           t_max=1e3)
+    p_hat = stats.occupation().mean(0)                 # [n]
+    sigma_hat = stats.entropy_production_rate(rates)   # [64], one estimate per run
     ```
 
     Reference: D. T. Gillespie, J. Phys. Chem. 81, 2340 (1977).
@@ -405,7 +525,10 @@ def gillespie_statistics(
     n = n_states(rates)
     x0 = _check_x0(x0, n)
     if n_jumps is not None:
-        return _statistics_jumps(rates, x0, key, _check_n_jumps(n_jumps))
+        n_jumps = _check_n_jumps(n_jumps)
+        if x0.ndim == 1:
+            return _statistics_jumps_batch(rates, x0, key, n_jumps)
+        return _statistics_jumps(rates, x0, key, n_jumps)
     t_max = jnp.asarray(t_max, rates.dtype)
     if t_max.ndim != 0:
         raise ValueError(f"`t_max` must be a scalar time, got shape {t_max.shape}")
@@ -414,6 +537,8 @@ def gillespie_statistics(
             raise ValueError(f"`t_max` must be finite and > 0, got {float(t_max)}")
     else:
         t_max = eqx.error_if(t_max, ~((t_max > 0) & jnp.isfinite(t_max)), "`t_max` must be > 0")
+    if x0.ndim == 1:
+        return _statistics_time_batch(rates, x0, key, t_max)
     return _statistics_time(rates, x0, key, t_max)
 
 
@@ -433,8 +558,7 @@ def _edges(rates):
     return (rates.src, rates.dst) if isinstance(rates, EdgeRates) else (None, None)
 
 
-@eqx.filter_jit
-def _statistics_jumps(rates, x0, key, n_jumps):
+def _one_run_jumps(rates, x0, key, n_jumps):
     sampler, n = _sampler(rates), n_states(rates)
     src, dst = _edges(rates)
     dtype = sampler.cumulative.dtype
@@ -458,8 +582,7 @@ def _statistics_jumps(rates, x0, key, n_jumps):
     return JumpStatistics(occ, counts, occ.sum(), jumps, x, src, dst)
 
 
-@eqx.filter_jit
-def _statistics_time(rates, x0, key, t_max):
+def _one_run_time(rates, x0, key, t_max):
     sampler, n = _sampler(rates), n_states(rates)
     src, dst = _edges(rates)
     dtype = sampler.cumulative.dtype
@@ -488,3 +611,28 @@ def _statistics_time(rates, x0, key, t_max):
     )
     x, _, occ, counts, jumps, _ = jax.lax.while_loop(cond, body, init)
     return JumpStatistics(occ, counts, t_max, jumps, x, src, dst)
+
+
+_statistics_jumps = eqx.filter_jit(_one_run_jumps)
+_statistics_time = eqx.filter_jit(_one_run_time)
+
+
+def _shared_edges(stats: JumpStatistics) -> JumpStatistics:
+    """A vmapped run broadcasts the edge list to [b, m]; keep one shared copy instead."""
+    if stats.src is None:
+        return stats
+    return eqx.tree_at(lambda s: (s.src, s.dst), stats, (stats.src[0], stats.dst[0]))
+
+
+@eqx.filter_jit
+def _statistics_jumps_batch(rates, x0, key, n_jumps):
+    keys = _member_keys(key, x0.shape[0])
+    run = jax.vmap(_one_run_jumps, in_axes=(None, 0, 0, None))
+    return _shared_edges(run(rates, x0, keys, n_jumps))
+
+
+@eqx.filter_jit
+def _statistics_time_batch(rates, x0, key, t_max):
+    keys = _member_keys(key, x0.shape[0])
+    run = jax.vmap(_one_run_time, in_axes=(None, 0, 0, None))
+    return _shared_edges(run(rates, x0, keys, t_max))

@@ -420,11 +420,11 @@ def _pinned(c: _Chain, forward: bool, k, shapes) -> _Pinned:
     return _Pinned(forward, mask, tuple(levels), jsl.lu_factor(dense), bs)
 
 
-def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters):
+def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters, atol=0.0):
     """Right-preconditioned BiCGStab on `op`, restarted from the true residual on drift."""
     dtype = b.dtype
     tiny = jnp.finfo(dtype).tiny
-    target = rtol * jnp.linalg.norm(b / scale)
+    target = atol + rtol * jnp.linalg.norm(b / scale)
 
     def scaled_norm(r):
         return jnp.linalg.norm(r / scale)
@@ -491,7 +491,7 @@ def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters):
     return x, KrylovInfo(converged, it, res / jnp.maximum(jnp.linalg.norm(b / scale), tiny))
 
 
-def _solve_forward(rates: Rates, rtol, max_iters, block_size, plan):
+def _solve_forward(rates: Rates, rtol, max_iters, block_size, plan, atol=0.0):
     c = _chain(rates, block_size, plan)
     dtype = c.rate.dtype
     shapes, x0 = _local_equilibrium(c)
@@ -499,12 +499,12 @@ def _solve_forward(rates: Rates, rtol, max_iters, block_size, plan):
     op = _pinned(c, True, k, shapes)
     b = jnp.zeros((c.n_pad,), dtype).at[k].set(x0[k])
     scale = jnp.where((op.mask > 0) & (c.exit > 0), c.exit, jnp.ones((), dtype))
-    x, info = _bicgstab(op, b, x0, scale, rtol, max_iters)
+    x, info = _bicgstab(op, b, x0, scale, rtol, max_iters, atol * x0[k])
     p = jnp.maximum(x[: c.n] if c.perm is None else x[c.perm], 0)
     return p / jnp.sum(p), info
 
 
-def _solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size, plan):
+def _solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size, plan, atol=0.0):
     c = _chain(rates, block_size, plan)
     dtype = c.rate.dtype
     pad = c.n_pad - c.n
@@ -517,15 +517,61 @@ def _solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size, plan):
     op = _pinned(c, False, k, _shapes_from(p_pad, c))
     b = op.mask * jnp.pad(rhs, (0, pad))
     scale = jnp.where((op.mask > 0) & (c.exit > 0), c.exit, jnp.ones((), dtype))
-    v, info = _bicgstab(op, b, jnp.zeros_like(b), scale, rtol, max_iters)
+    v, info = _bicgstab(op, b, jnp.zeros_like(b), scale, rtol, max_iters, atol)
     v = v[: c.n] if c.perm is None else v[c.perm]
     return v - jnp.dot(p_orig, v), info
 
 
-def _options(dtype, rtol, max_iters):
-    rtol = default_rtol(dtype) if rtol is None else float(rtol)
-    max_iters = 2000 if max_iters is None else int(max_iters)
-    return rtol, max_iters
+DEFAULT_MAX_ITERS = 2000
+"""Default cap on BiCGStab iterations (a 256 x 256 grid chain needs ~55)."""
+
+
+def krylov_options(dtype, rtol=None, atol=None, max_iters=None) -> tuple[float, float, int]:
+    """Validated `(rtol, atol, max_iters)`, with the defaults filled in for `dtype`.
+
+    Raises `ValueError` naming the argument: `rtol` must be a number in (0, 1), `atol` a
+    number >= 0, `max_iters` an integer >= 1 (all static: Python numbers, not arrays).
+    """
+    try:
+        rtol = default_rtol(dtype) if rtol is None else float(rtol)
+        atol = 0.0 if atol is None else float(atol)
+    except TypeError as e:
+        raise ValueError(
+            f"`rtol` and `atol` must be Python numbers (they are static), got {rtol!r}, {atol!r}"
+        ) from e
+    if not 0 < rtol < 1:
+        raise ValueError(f"`rtol` must lie in (0, 1), got {rtol}; e.g. rtol=1e-10")
+    if not 0 <= atol < math.inf:
+        raise ValueError(f"`atol` must be finite and >= 0, got {atol}")
+    if max_iters is None:
+        max_iters = DEFAULT_MAX_ITERS
+    if isinstance(max_iters, bool) or not isinstance(max_iters, (int, np.integer)):
+        raise ValueError(f"`max_iters` must be a Python int >= 1, got {max_iters!r}")
+    if max_iters < 1:
+        raise ValueError(f"`max_iters` must be >= 1, got {max_iters}")
+    return rtol, atol, int(max_iters)
+
+
+def reaches_state(src, dst, positive, target, n: int) -> Bool[Array, " n"]:
+    """States from which `target` can be reached along edges with `positive` rates.
+
+    Label propagation (one segment reduction over the edge list per hop, as many hops as
+    the longest shortest path into `target`): the traced test of a unique stationary state.
+    A chain has one closed class exactly when some state is reachable from all; the most
+    probable state of a converged solve lies in a closed class, so "every state reaches
+    argmax p" holds if and only if the stationary state is unique.
+    """
+    ok = positive & (src != dst)
+
+    def hop(state):
+        reach, _ = state
+        into = (reach[dst] & ok).astype(jnp.int32)
+        new = reach | (jax.ops.segment_max(into, src, n) > 0)
+        return new, jnp.any(new != reach)
+
+    start = jnp.zeros((n,), bool).at[target].set(True)
+    reach, _ = jax.lax.while_loop(lambda s: s[1], hop, (start, jnp.asarray(True)))
+    return reach
 
 
 def _raise_unconverged(x, info: KrylovInfo, what: str, max_iters: int):
@@ -542,6 +588,7 @@ def krylov_stationary(
     rates: Rates,
     *,
     rtol: float | None = None,
+    atol: float | None = None,
     max_iters: int | None = None,
     block_size: int | None = None,
     plan: KrylovPlan | None = None,
@@ -558,7 +605,9 @@ def krylov_stationary(
 
     - `rates`: `EdgeRates` (or a dense `[n, n]` array, treated as a full edge list).
     - `rtol`: tolerance on the exit-rate-scaled residual (default 1e-12 in float64, 1e-4 in
-      float32).
+      float32), relative to the pinned right-hand side.
+    - `atol`: absolute part of the tolerance (default 0), in units of the largest entry of
+      the (unnormalised) solution: converged when residual <= atol + rtol * |b|.
     - `max_iters`: maximum number of BiCGStab iterations (default 2000).
     - `block_size`: aggregation factor per level (default 16).
     - `plan`: a `KrylovPlan` from `krylov_plan` (built here when `src`/`dst` are concrete).
@@ -576,8 +625,8 @@ def krylov_stationary(
     ```
     """
     dtype = rates.rate.dtype if isinstance(rates, EdgeRates) else rates.dtype
-    rtol, max_iters = _options(dtype, rtol, max_iters)
-    p, info = _solve_forward(rates, rtol, max_iters, block_size, plan)
+    rtol, atol, max_iters = krylov_options(dtype, rtol, atol, max_iters)
+    p, info = _solve_forward(rates, rtol, max_iters, block_size, plan, atol)
     if return_info:
         return p, info
     return _raise_unconverged(p, info, "stationary(method='krylov')", max_iters)
@@ -589,6 +638,7 @@ def krylov_adjoint(
     g: Float[Array, " n"],
     *,
     rtol: float | None = None,
+    atol: float | None = None,
     max_iters: int | None = None,
     block_size: int | None = None,
     plan: KrylovPlan | None = None,
@@ -606,8 +656,8 @@ def krylov_adjoint(
     **Returns:** `v`, shape `[n]` (and `info` if asked).
     """
     dtype = p.dtype
-    rtol, max_iters = _options(dtype, rtol, max_iters)
-    v, info = _solve_adjoint(rates, p, g, rtol, max_iters, block_size, plan)
+    rtol, atol, max_iters = krylov_options(dtype, rtol, atol, max_iters)
+    v, info = _solve_adjoint(rates, p, g, rtol, max_iters, block_size, plan, atol)
     if return_info:
         return v, info
     return _raise_unconverged(v, info, "gradient of stationary(method='krylov')", max_iters)

@@ -19,7 +19,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.sparse as sp
 from jaxtyping import Array, ArrayLike, Float, Int
+from scipy.sparse import csgraph
 
 from .._util import as_inexact, first_bad_index, is_concrete
 
@@ -175,16 +177,22 @@ def _check_values(values: Array, name: str, where: str) -> Array:
     )
 
 
-def validate_rates(rates: Rates, name: str = "rates") -> Rates:
+def validate_rates(rates: Rates, name: str = "rates", *, check_traced_values: bool = True) -> Rates:
     """Check a dense matrix or `EdgeRates` and return it (use the returned value).
 
     Shape problems raise `ValueError` at trace time. Negative, NaN or infinite rates raise a
     `ValueError` naming the offending entry when the values are concrete, and an
     `eqx.error_if` runtime error under `jit`. The dense diagonal is ignored (it may hold
-    anything finite or not).
+    anything finite or not) and comes back as zeros.
+
+    `check_traced_values=False` skips the runtime value check on traced values, for a caller
+    that checks them itself (`stationary` does, inside its solver, so that under `vmap` the
+    error names the batch member).
     """
     if isinstance(rates, EdgeRates):
-        rate = _check_values(rates.rate, f"{name}.rate", "edge")
+        rate = rates.rate
+        if check_traced_values or is_concrete(rate):
+            rate = _check_values(rate, f"{name}.rate", "edge")
         if not is_concrete(rates.src, rates.dst):
             n = rates.n_states
             src = eqx.error_if(
@@ -198,8 +206,60 @@ def validate_rates(rates: Rates, name: str = "rates") -> Rates:
     check_dense_shape(rates, name)
     n = rates.shape[0]
     off = jnp.where(jnp.eye(n, dtype=bool), jnp.zeros((), rates.dtype), rates)
-    off = _check_values(off, name, "index")
+    if check_traced_values or is_concrete(off):
+        off = _check_values(off, name, "index")
     return off
+
+
+def invalid_values(values: Array, axis=None) -> Array:
+    """Whether `values` holds a negative, NaN or infinite entry (reduced over `axis`).
+
+    NaN fails both comparisons. This is the traced counterpart of the
+    eager check in `validate_rates`, for solvers that report it themselves.
+    """
+    return ~jnp.all((values >= 0) & (values < jnp.inf), axis=axis)
+
+
+def closed_classes(rates: Rates) -> list[np.ndarray]:
+    """Closed communicating classes of a chain with concrete structure (host code, scipy).
+
+    An edge counts when its rate is positive; when the rate values are traced, every edge of
+    the structure counts (so a chain reported reducible here is reducible for any values).
+    Returns the sorted state indices of each closed class, in order of their smallest
+    state. Exactly one class means a unique stationary distribution.
+    """
+    if isinstance(rates, EdgeRates):
+        src, dst, n = np.asarray(rates.src), np.asarray(rates.dst), rates.n_states
+        if is_concrete(rates.rate):
+            keep = np.asarray(rates.rate) > 0
+            src, dst = src[keep], dst[keep]
+    else:
+        r = np.asarray(rates)
+        n = r.shape[0]
+        src, dst = np.nonzero(r > 0)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    graph = sp.csr_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(n, n))
+    n_comp, labels = csgraph.connected_components(graph, directed=True, connection="strong")
+    leaves = np.zeros(n_comp, bool)
+    leaves[labels[src[labels[src] != labels[dst]]]] = True
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_comp + 1))
+    classes = [order[bounds[c] : bounds[c + 1]] for c in np.nonzero(~leaves)[0]]
+    return sorted(classes, key=lambda c: int(c[0]))
+
+
+def describe_classes(classes: list[np.ndarray], limit: int = 2, shown: int = 6) -> str:
+    """`{0, 1} and {2, 3}` (at most `limit` classes, `shown` states each), for messages."""
+
+    def one(c):
+        states = ", ".join(str(int(i)) for i in c[:shown])
+        return "{" + states + (f", ... ({c.size} states)" if c.size > shown else "") + "}"
+
+    text = " and ".join(one(c) for c in classes[:limit])
+    if len(classes) > limit:
+        text += f" (and {len(classes) - limit} more)"
+    return text
 
 
 def n_states(rates: Rates) -> int:

@@ -22,10 +22,13 @@ on top of the forward pass; no iteration is ever unrolled.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import os
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -35,7 +38,16 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._util import is_concrete
-from ._rates import EdgeRates, Rates, n_states, validate_rates
+from ._krylov import krylov_options
+from ._rates import (
+    EdgeRates,
+    Rates,
+    closed_classes,
+    describe_classes,
+    invalid_values,
+    n_states,
+    validate_rates,
+)
 
 _METHODS = ("auto", "gth", "lu", "krylov")
 
@@ -53,19 +65,25 @@ GTH_BLOCK = 128
 eliminated one state at a time)."""
 
 
-def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
-    """Scalar GTH elimination of the states of one block, last to first (masked updates).
+def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_kill=True):
+    """Scalar GTH elimination of the states of one block, last to first.
 
     `a` is the block's own rate matrix, `kill` the killing rates into the absorbing state
     `kstar` (global index, -1 while none), `exit_` the lumped rates out of the block into
-    states not yet eliminated (they take part in the pivots and are updated like any other
-    column, but never turn a state into `kstar`). Returns the factored block, the pivots,
-    the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated state passes on to the
-    killing rates of the states that lead into it), `kstar` and `bad`.
+    states not yet eliminated (`None`: no exit rates; they take part in the pivots and are
+    updated like any other column, but never turn a state into `kstar`). Returns the factored
+    block, the pivots, the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated
+    state passes on to the killing rates of the states that lead into it), `kstar` and `bad`.
 
     Batch-polymorphic in trailing axes: `a` may be `[m, m, *B]`, `kill` and `exit_`
     `[m, *B]`, `kstar` and `bad` `[*B]`; with the ensemble last, every update is a
     contiguous vector operation over chains (the layout of `_gth_small`'s batching rule).
+
+    One step, two loop forms: a `fori_loop` with masked full-size updates (`unroll=False`:
+    compiles in ~1 s at any size), or a Python loop whose static slices shrink with k
+    (`unroll=True`: a third of the work and no dynamic indexing, for tiny chains under
+    `vmap`, see `GTH_VMAP_UNROLL`). `track_kill=False` skips the killing-rate updates,
+    exact as long as no pivot but the last one (k = 0) is zero.
     """
     m = a.shape[0]
     dtype = a.dtype
@@ -73,128 +91,127 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset):
     zero = jnp.zeros((), dtype)
     one = jnp.ones((), dtype)
 
-    def eliminate(t, carry):
+    def eliminate(k, carry):
         a, kill, exit_, pivots, w, kv, kstar, bad = carry
-        k = m - 1 - t
-        lower = lead < k
-        row = jnp.where(lower, a[k], zero)
-        col = jnp.where(lower, a[:, k], zero)
-        s = row.sum(axis=0) + kill[k] + exit_[k]
+        if unroll:  # static k: shrinking slices
+            row, col = a[k, :k], a[:k, k]
+        else:
+            lower = lead < k
+            row = jnp.where(lower, a[k], zero)
+            col = jnp.where(lower, a[:, k], zero)
+        s = row.sum(axis=0) + kill[k] + (zero if exit_ is None else exit_[k])
         is_zero = s <= 0
         first = is_zero & (kstar < 0)
         bad = bad | (is_zero & (kstar >= 0))
         kstar = jnp.where(first, k + offset, kstar)
         safe_s = jnp.where(is_zero, one, s)
         keep = jnp.where(is_zero, zero, one)
-        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
-        a = a + (col * keep)[:, None] * (row / safe_s)[None, :]
         kk = jnp.where(first, one, keep * kill[k] / safe_s)
-        kill = kill + col * kk
-        exit_ = exit_ + col * (keep * exit_[k] / safe_s)
+        # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
+        update = (col * keep)[:, None] * (row / safe_s)[None, :]
+        kill_update = col * kk
+        exit_update = None if exit_ is None else col * (keep * exit_[k] / safe_s)
+        if unroll:
+            a = a.at[:k, :k].add(update)
+            kill = kill.at[:k].add(kill_update) if track_kill else kill
+            exit_ = None if exit_ is None else exit_.at[:k].add(exit_update)
+        else:
+            a = a + update
+            kill = kill + kill_update if track_kill else kill
+            exit_ = None if exit_ is None else exit_ + exit_update
         pivots = pivots.at[k].set(s)
         w = w.at[k].set(keep / safe_s)
         kv = kv.at[k].set(kk)
         return a, kill, exit_, pivots, w, kv, kstar, bad
 
     zeros = jnp.zeros_like(kill)
-    init = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
-    a, _, _, pivots, w, kv, kstar, bad = jax.lax.fori_loop(0, m, eliminate, init)
+    carry = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
+    if unroll:
+        for k in range(m - 1, -1, -1):
+            carry = eliminate(k, carry)
+    else:
+        carry = jax.lax.fori_loop(0, m, lambda t, c: eliminate(m - 1 - t, c), carry)
+    a, _, _, pivots, w, kv, kstar, bad = carry
     return a, pivots, w, kv, kstar, bad
 
 
-def _gth_small_impl(rates):
-    """GTH factors and stationary vector of chains `[n, n, *B]` of one block (n <= `GTH_BLOCK`)."""
-    n, batch = rates.shape[0], rates.shape[2:]
-    zeros = jnp.zeros((n,) + batch, rates.dtype)
-    kstar = jnp.full(batch, -1, jnp.int32)
-    a, pivots, _, _, kstar, bad = _gth_eliminate(
-        rates, zeros, zeros, kstar, jnp.zeros(batch, bool), 0
-    )
-    return _gth_back_substitute(a, pivots, kstar), a, pivots, kstar, bad
+def _gth_back_substitute(a, pivots, kstar, *, unroll=False):
+    """Normalised stationary vector from the GTH factors (trailing batch axes allowed).
 
-
-GTH_VMAP_UNROLL = 16
-"""Under `vmap`, chains of up to this many states are eliminated by an unrolled loop (static
-slices that shrink with k): 4096 chains of 16 states in ~6 ms instead of ~18 ms, for a
-compilation of ~5 s instead of ~1 s (XLA:CPU compiles every unrolled step's kernels)."""
-
-
-def _eliminate_unrolled(a, kill, exit_, kstar, bad, offset, track_kill=True):
-    """`_gth_eliminate` as an unrolled loop, on arrays with trailing batch axes.
-
-    `a` is `[m, m, *B]`, `kill` and `exit_` `[m, *B]`, `kstar` and `bad` `[*B]` (`B` may be
-    empty). The slices are static and shrink with k (a third of the masked loop's work, and
-    no dynamic indexing), and with the batch axes last every operation is a contiguous
-    vector operation over the ensemble: the layout the batching rule of `_gth_small` uses.
-    `exit_=None` means no exit rates; `track_kill=False` skips the killing-rate updates,
-    exact as long as no pivot but the last one (k = 0) is zero.
+    $x_{k^*} = 1$, $x_j = \\sum_{i<j} x_i r_{ij} / s_j$ for $j > k^*$ and $x_j = 0$ below.
+    Whenever a new entry would exceed 1, the previous ones are scaled down instead, so the
+    vector never overflows and an entry underflows only when it is below the smallest
+    normal number relative to the largest one. `unroll` as in `_gth_eliminate`.
     """
-    m = a.shape[0]
-    one = jnp.ones((), a.dtype)
-    zero = jnp.zeros((), a.dtype)
-    pivots, w, kv = [None] * m, [None] * m, [None] * m
-    for k in range(m - 1, -1, -1):
-        row, col = a[k, :k], a[:k, k]
-        s = row.sum(axis=0) + kill[k] + (0 if exit_ is None else exit_[k])
-        is_zero = s <= 0
-        first = is_zero & (kstar < 0)
-        bad = bad | (is_zero & (kstar >= 0))
-        kstar = jnp.where(first, k + offset, kstar)
-        safe_s = jnp.where(is_zero, one, s)
-        keep = jnp.where(is_zero, zero, one)
-        kk = jnp.where(first, one, keep * kill[k] / safe_s)
-        if k > 0:
-            # r_kj / s_k <= 1 and kappa_k / s_k <= 1: no overflow however extreme the rates.
-            a = a.at[:k, :k].add((col * keep)[:, None] * (row / safe_s)[None, :])
-            if track_kill:
-                kill = kill.at[:k].add(col * kk)
-            if exit_ is not None:
-                exit_ = exit_.at[:k].add(col * (keep * exit_[k] / safe_s))
-        pivots[k], w[k], kv[k] = s, keep / safe_s, kk
-    return a, jnp.stack(pivots), jnp.stack(w), jnp.stack(kv), kstar, bad
-
-
-def _back_substitute_unrolled(a, pivots, kstar):
-    """`_gth_back_substitute` as an unrolled loop, on arrays with trailing batch axes."""
     n = a.shape[0]
-    one = jnp.ones((), a.dtype)
-    idx = jnp.arange(n).reshape((n,) + (1,) * jnp.ndim(kstar))
-    x = jnp.where(idx == kstar, one, jnp.zeros((), a.dtype))
-    for j in range(1, n):
-        num = (x[:j] * a[:j, j]).sum(axis=0)
+    dtype = a.dtype
+    lead = jnp.arange(n).reshape((n,) + (1,) * jnp.ndim(kstar))
+    zero = jnp.zeros((), dtype)
+    one = jnp.ones((), dtype)
+
+    def step(j, x):
+        if unroll:
+            num = (x[:j] * a[:j, j]).sum(axis=0)
+        else:
+            num = (jnp.where(lead < j, x, zero) * a[:, j]).sum(axis=0)
         s = pivots[j]
         active = j > kstar
         big = num > s
         safe_s = jnp.where(s > 0, s, one)
         scale = jnp.where(active & big, s / jnp.where(big, num, one), one)
+        xj = jnp.where(big, one, num / safe_s)
         x = x * scale
-        x = x.at[j].set(jnp.where(active, jnp.where(big, one, num / safe_s), x[j]))
+        return x.at[j].set(jnp.where(active, xj, x[j]))
+
+    x = jnp.where(lead == kstar, one, zero)  # kstar >= 0: the last pivot is always zero
+    if unroll:
+        for j in range(1, n):
+            x = step(j, x)
+    else:
+        x = jax.lax.fori_loop(1, n, step, x)
     return x / x.sum(axis=0)
 
 
-def _gth_small_unrolled(rates):
-    """`_gth_small_impl` unrolled, for chains `[n, n, *B]` of at most `GTH_VMAP_UNROLL` states.
+GTH_VMAP_UNROLL = 16
+"""Under `vmap`, chains of up to this many states are eliminated by the unrolled loop
+(static slices that shrink with k): 4096 chains of 16 states in ~6 ms instead of ~18 ms,
+for a compilation of ~5 s instead of ~1 s (XLA:CPU compiles every unrolled step's kernels)."""
 
-    The killing rates only matter once a pivot other than the last is zero (a transient
-    state or a reducible chain): a first pass skips them (half the cost under `vmap`), and
+
+def _gth_small_impl(rates, unroll=False):
+    """`(p, a, pivots, kstar, code)` of chains `[n, n, *B]` of one block (n <= `GTH_BLOCK`).
+
+    `code` is 0 for a solved chain, 1 for a negative/NaN/infinite off-diagonal rate, 2 for a
+    reducible chain: the validation runs here, in the solver's own layout, so that under
+    `vmap` it costs one pass over the batch and no error check of its own.
+
+    Unrolled, the killing rates (which only matter once a pivot other than the last is
+    zero: a transient state or a reducible chain) are first skipped (half the cost), and
     only when some chain needs them is the elimination redone with them.
     """
     n, batch = rates.shape[0], rates.shape[2:]
     kill = jnp.zeros((n,) + batch, rates.dtype)
     kstar = jnp.full(batch, -1, jnp.int32)
     no_bad = jnp.zeros(batch, bool)
+    eye = jnp.eye(n, dtype=bool).reshape((n, n) + (1,) * len(batch))
+    invalid = invalid_values(jnp.where(eye, jnp.zeros((), rates.dtype), rates), axis=(0, 1))
 
     def eliminate(track_kill):
-        a, pivots, _, _, ks, bad = _eliminate_unrolled(
-            rates, kill, None, kstar, no_bad, 0, track_kill=track_kill
+        a, pivots, _, _, ks, bad = _gth_eliminate(
+            rates, kill, None, kstar, no_bad, 0, unroll=unroll, track_kill=track_kill
         )
         return a, pivots, ks, bad
 
-    fast = eliminate(False)
-    a, pivots, ks, bad = jax.lax.cond(
-        jnp.any(fast[2] > 0), lambda _: eliminate(True), lambda f: f, fast
-    )
-    return _back_substitute_unrolled(a, pivots, ks), a, pivots, ks, bad
+    if unroll:
+        fast = eliminate(False)
+        a, pivots, ks, bad = jax.lax.cond(
+            jnp.any(fast[2] > 0), lambda _: eliminate(True), lambda f: f, fast
+        )
+    else:
+        a, pivots, ks, bad = eliminate(True)
+    p = _gth_back_substitute(a, pivots, ks, unroll=unroll)
+    code = jnp.where(invalid, _INVALID, jnp.where(bad, _REDUCIBLE, _OK)).astype(jnp.int32)
+    return p, a, pivots, ks, code
 
 
 GTH_VMAP_CHUNK_BYTES = 1 << 19
@@ -203,7 +220,7 @@ GTH_VMAP_CHUNK_BYTES = 1 << 19
 
 @jax.custom_batching.custom_vmap
 def _gth_small(rates):
-    """`(p, a, pivots, kstar, bad)` of one chain of at most `GTH_BLOCK` states."""
+    """`(p, a, pivots, kstar, code)` of one chain of at most `GTH_BLOCK` states."""
     return _gth_small_impl(rates)
 
 
@@ -221,12 +238,10 @@ def _gth_small_vmap(axis_size, in_batched, rates):
     if pad:  # repeat the first chain: padding with zeros would only raise `bad`
         rates = jnp.concatenate([rates, jnp.broadcast_to(rates[:1], (pad,) + rates.shape[1:])])
     chunks = rates.reshape((-1, chunk) + rates.shape[1:])
-
-    n = rates.shape[1]
-    impl = _gth_small_unrolled if n <= GTH_VMAP_UNROLL else _gth_small_impl
+    unroll = rates.shape[1] <= GTH_VMAP_UNROLL
 
     def solve_chunk(r):
-        out = impl(jnp.moveaxis(r, 0, -1))
+        out = _gth_small_impl(jnp.moveaxis(r, 0, -1), unroll=unroll)
         return tuple(jnp.moveaxis(x, -1, 0) for x in out)
 
     out = jax.lax.map(solve_chunk, chunks)
@@ -320,37 +335,6 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
     return a, pivots, kstar, bad
 
 
-def _gth_back_substitute(a, pivots, kstar):
-    """Unnormalised stationary vector from the GTH factors, kept scaled so that max(x) = 1.
-
-    $x_{k^*} = 1$, $x_j = \\sum_{i<j} x_i r_{ij} / s_j$ for $j > k^*$ and $x_j = 0$ below.
-    Whenever a new entry would exceed 1, the previous ones are scaled down instead, so the
-    vector never overflows and an entry underflows only when it is below the smallest
-    normal number relative to the largest one.
-    """
-    n = a.shape[0]
-    dtype = a.dtype
-    lead = jnp.arange(n).reshape((n,) + (1,) * jnp.ndim(kstar))
-    zero = jnp.zeros((), dtype)
-    one = jnp.ones((), dtype)
-
-    def step(j, x):
-        num = (jnp.where(lead < j, x, zero) * a[:, j]).sum(axis=0)
-        s = pivots[j]
-        active = j > kstar
-        big = num > s
-        safe_s = jnp.where(s > 0, s, one)
-        safe_num = jnp.where(big, num, one)
-        scale = jnp.where(active & big, s / safe_num, one)
-        xj = jnp.where(big, one, num / safe_s)
-        x = x * scale
-        return x.at[j].set(jnp.where(active, xj, x[j]))
-
-    x0 = jnp.where(lead == kstar, one, zero)
-    x = jax.lax.fori_loop(0, n, step, x0)
-    return x / x.sum(axis=0)
-
-
 def _gth_adjoint(a, pivots, kstar, b):
     """Solve $Q v = b$ (with $p \\cdot b = 0$) from the GTH factors, in $O(n^2)$.
 
@@ -424,56 +408,212 @@ def _as_rates(n, rate, src, dst) -> Rates:
     return EdgeRates(src, dst, rate, n)
 
 
-def _krylov_functions():
-    try:
-        from ._krylov import krylov_adjoint, krylov_stationary
-    except ImportError as e:  # pragma: no cover - only while _krylov.py is being written
-        raise NotImplementedError(
-            "method='krylov' is not available yet (jaxneq.markov._krylov is missing); "
-            "use method='gth' or method='lu'"
-        ) from e
-    return krylov_stationary, krylov_adjoint
+_OK, _INVALID, _REDUCIBLE, _UNCONVERGED = 0, 1, 2, 3
+"""Per-chain outcome codes of a solve (an int32 per chain, one array under `vmap`)."""
+
+_ON_ERROR = os.environ.get("EQX_ON_ERROR", "raise")
+"""How traced errors are handled; equinox reads the same variable once, at its import."""
+
+
+class _Config(NamedTuple):
+    """Static choices of one solve (hashable: a `jit` static argument)."""
+
+    method: str
+    check: bool  # raise (or NaN) inside the solve: for traced calls
+    reach: str  # Krylov reducibility test: "none", "if_zero_rates" or "always"
+    rtol: float
+    atol: float
+    max_iters: int
+
+
+def _message(cfg: _Config, code: int, member: int | None) -> str:
+    who = "`rates`" if member is None else f"`rates` of batch member {member}"
+    if code == _INVALID:
+        where = "outside `jit`/`vmap`" if member is None else f"on rates[{member}] outside `jit`"
+        return (
+            f"{who} has a negative, NaN or infinite entry: rates must be finite and >= 0 (the "
+            f"diagonal is ignored). Call `stationary` {where} to see the entry."
+        )
+    if code == _REDUCIBLE:
+        return _reducible_message(cfg.method, who=who)
+    return _unconverged_message(cfg, who)
+
+
+def _unconverged_message(cfg: _Config, who: str, detail: str = "") -> str:
+    return (
+        f"stationary(method='krylov') did not converge for {who}{detail}: no residual <= "
+        f"atol + rtol * |b| (rtol={cfg.rtol:g}, atol={cfg.atol:g}) within "
+        f"max_iters={cfg.max_iters} iterations, or the iteration broke down. Pass a larger "
+        "`max_iters` or a looser `rtol`/`atol` to `stationary`, use float64, or use "
+        "method='gth' for chains of up to a few thousand states."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Messages(Sequence):
+    """The error messages of a batch, formatted only when one is raised.
+
+    `eqx.branched_error_if` picks `messages[index]` at run time; index `(code - 1) * size +
+    member` names the first bad member of a batch of `size` (0: an unbatched call).
+    """
+
+    cfg: _Config
+    size: int
+
+    def __len__(self):
+        return 3 * max(self.size, 1)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if self.size == 0:
+            code, member = index + 1, None
+        else:
+            code, member = divmod(index, self.size)
+            code += 1
+        message = _message(self.cfg, code, member)
+        _LAST_RAISED[:] = [code, message]  # read back by `_reraise_cleanly` (eager calls)
+        return message
+
+
+_LAST_RAISED: list = []
+
+
+def _reraise_cleanly(error: Exception) -> None:
+    """Re-raise a runtime error of our own check as a plain ValueError/RuntimeError.
+
+    Reached by calls that run the traced check but execute at once (an eager `jax.vmap`
+    over concrete rates): the message comes first and alone, with the same type as an
+    unbatched eager call. Under an outer `jit` the error is raised by that `jit` instead.
+    """
+    if len(_LAST_RAISED) == 2 and _LAST_RAISED[1] in str(error):
+        code, message = _LAST_RAISED
+        _LAST_RAISED.clear()
+        raise (RuntimeError if code == _UNCONVERGED else ValueError)(message) from None
+
+
+def _raise_if_bad(cfg: _Config, p, code, size: int):
+    bad = code > 0
+    if _ON_ERROR == "off":
+        return p
+    if _ON_ERROR == "nan":  # per chain: only the bad members of a batch become NaN
+        return jnp.where(bad[..., None], jnp.asarray(jnp.nan, p.dtype), p)
+    if size == 0:
+        index = jnp.maximum(code - 1, 0)
+    else:
+        first = jnp.argmax(bad)
+        index = jnp.maximum(code[first] - 1, 0) * size + first
+    return eqx.branched_error_if(p, jnp.any(bad), index, _Messages(cfg, size))
+
+
+def _member_check(cfg: _Config, p, code):
+    """`p`, or an error naming the batch member whose `code` is nonzero (first one).
+
+    Under `vmap` the check sees the whole batch of codes (a `custom_vmap` rule), so the
+    message names the member and, with `EQX_ON_ERROR=nan`, only bad members become NaN.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def check(p, code):
+        return _raise_if_bad(cfg, p, code, 0)
+
+    @check.def_vmap
+    def check_batched(axis_size, in_batched, p, code):
+        if not in_batched[0]:
+            p = jnp.broadcast_to(p, (axis_size,) + p.shape)
+        if not in_batched[1]:
+            code = jnp.broadcast_to(code, (axis_size,))
+        return _raise_if_bad(cfg, p, code, axis_size), True
+
+    return check(p, code)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _solve(method: str, n: int, rate, src, dst, plan):
-    (p, bad), _ = _solve_fwd(method, n, rate, src, dst, plan)
-    return p, bad
+def _solve(cfg: _Config, n: int, rate, src, dst, plan):
+    out, _ = _solve_fwd(cfg, n, rate, src, dst, plan)
+    return out
 
 
-def _solve_fwd(method, n, rate, src, dst, plan):
+def _solve_fwd(cfg, n, rate, src, dst, plan):
+    method = cfg.method
+    stats = jnp.zeros((2,), rate.dtype)  # Krylov iterations and relative residual
     if method == "gth" and n <= GTH_BLOCK:  # one block: with its own batching rule
-        p, a, pivots, kstar, bad = _gth_small(_dense(n, rate, src, dst))
+        p, a, pivots, kstar, code = _gth_small(_dense(n, rate, src, dst))
         factors = (a, pivots, kstar)
-    elif method == "gth":
-        a, pivots, kstar, bad = _gth_factor(_dense(n, rate, src, dst))
-        p = _gth_back_substitute(a, pivots, kstar)
-        factors = (a, pivots, kstar)
-    elif method == "lu":
-        p, bad, factors = _lu_forward(_dense(n, rate, src, dst))
     else:
-        krylov_stationary, _ = _krylov_functions()
-        p = krylov_stationary(_as_rates(n, rate, src, dst), plan=plan)
-        bad = jnp.asarray(False)
-        factors = rate
-    return (p, bad), (p, factors, src, dst, plan)
+        invalid = invalid_values(rate)
+        if method == "gth":
+            a, pivots, kstar, bad = _gth_factor(_dense(n, rate, src, dst))
+            p = _gth_back_substitute(a, pivots, kstar)
+            factors = (a, pivots, kstar)
+        elif method == "lu":
+            p, bad, factors = _lu_forward(_dense(n, rate, src, dst))
+        else:
+            p, bad, stats = _krylov_forward(cfg, n, rate, src, dst, plan)
+            factors = rate
+        code = jnp.where(invalid, _INVALID, bad).astype(jnp.int32)
+    if cfg.check:
+        p = _member_check(cfg, p, code)
+    return (p, code, stats), (p, factors, src, dst, plan)
 
 
-def _solve_bwd(method, n, residuals, cotangents):
+def _krylov_forward(cfg, n, rate, src, dst, plan):
+    """Krylov solve with its outcome code: not converged, or a reducible chain."""
+    from ._krylov import krylov_stationary, reaches_state
+
+    p, info = krylov_stationary(
+        _as_rates(n, rate, src, dst),
+        rtol=cfg.rtol,
+        atol=cfg.atol,
+        max_iters=cfg.max_iters,
+        plan=plan,
+        return_info=True,
+    )
+    if src is None:
+        idx = jnp.arange(n)
+        e_src, e_dst, e_rate = jnp.repeat(idx, n), jnp.tile(idx, n), rate.reshape(-1)
+    else:
+        e_src, e_dst, e_rate = src, dst, rate
+
+    def reducible():  # the solver's evidence: not every state reaches its most probable one
+        return ~jnp.all(reaches_state(e_src, e_dst, e_rate > 0, jnp.argmax(p), n))
+
+    if cfg.reach == "always":
+        red = reducible()
+    elif cfg.reach == "if_zero_rates":  # the structure is irreducible: only zeros can cut it
+        some_zero = jnp.any((e_rate <= 0) & (e_src != e_dst))
+        red = jax.lax.cond(some_zero, reducible, lambda: jnp.asarray(False))
+    else:
+        red = jnp.asarray(False)
+    code = jnp.where(red, _REDUCIBLE, jnp.where(info.converged, _OK, _UNCONVERGED))
+    stats = jnp.stack([info.iterations.astype(p.dtype), info.residual.astype(p.dtype)])
+    return p, code, stats
+
+
+def _solve_bwd(cfg, n, residuals, cotangents):
     # Compiled as one unit, so that an eager `jax.grad` does not dispatch the adjoint's loops
     # op by op (under an outer `jit` this is an ordinary nested call).
-    return _adjoint_jit(method, n, residuals, cotangents[0])
+    return _adjoint_jit(cfg, n, residuals, cotangents[0])
 
 
-def _adjoint(method, n, residuals, g):
+def _adjoint(cfg, n, residuals, g):
     p, factors, src, dst, plan = residuals
-    if method == "gth":
+    if cfg.method == "gth":
         v = _gth_adjoint(*factors, g - jnp.dot(p, g))
-    elif method == "lu":
+    elif cfg.method == "lu":
         v = _lu_adjoint(*factors, g - jnp.dot(p, g))
     else:
-        _, krylov_adjoint = _krylov_functions()
-        v = krylov_adjoint(_as_rates(n, factors, src, dst), p, g, plan=plan)
+        from ._krylov import krylov_adjoint
+
+        v = krylov_adjoint(
+            _as_rates(n, factors, src, dst),
+            p,
+            g,
+            rtol=cfg.rtol,
+            atol=cfg.atol,
+            max_iters=cfg.max_iters,
+            plan=plan,
+        )
     # dL/dr_ij = -p_i (v_j - v_i): zero on the diagonal and on self-loops.
     if src is None:
         grad = -p[:, None] * (v[None, :] - v[:, None])
@@ -498,48 +638,33 @@ def _choose_method(rates: Rates, method: str) -> str:
     return "krylov" if isinstance(rates, EdgeRates) else "lu"
 
 
-def _closed_classes(rates: np.ndarray, limit: int = 2) -> list[list[int]]:
-    """Closed communicating classes of a concrete chain (for error messages only)."""
-    n = rates.shape[0]
-    reach = (rates > 0) | np.eye(n, dtype=bool)
-    for _ in range(max(1, int(np.ceil(np.log2(max(n, 2)))))):
-        reach = reach | ((reach.astype(np.int64) @ reach.astype(np.int64)) > 0)
-    closed = [i for i in range(n) if np.all(reach[np.nonzero(reach[i])[0], i])]
-    classes: list[list[int]] = []
-    for i in closed:
-        if not any(i in c for c in classes):
-            classes.append([int(j) for j in np.nonzero(reach[i] & reach[:, i])[0]])
-        if len(classes) >= limit:
-            break
-    return classes
-
-
-def _reducible_message(method: str, detail: str = "") -> str:
+def _reducible_message(method: str, detail: str = "", who: str = "`rates`") -> str:
     msg = (
-        f"`rates` is reducible: it has more than one closed class of states{detail}, so there "
-        "is no unique stationary distribution; connect the classes with nonzero rates or solve "
-        "each closed class on its own"
+        f"{who} is reducible: it has more than one closed class of states{detail}, so there "
+        "is no unique stationary distribution. Connect the classes with nonzero rates, or "
+        "solve each closed class on its own."
     )
     if method == "lu":
         msg += " (method='lu' cannot tell this from severe ill-conditioning: try method='gth')"
     return msg
 
 
-def _check_reducible(p, bad, method: str, rates: Rates):
-    if not is_concrete(bad):
-        bad = jax.lax.stop_gradient(bad)
-        return eqx.error_if(p, bad, _reducible_message(method))
-    if not bool(np.any(np.asarray(bad))):
-        return p
-    detail = ""
-    if is_concrete(rates) and n_states(rates) <= 512:
-        dense = np.asarray(rates.to_dense() if isinstance(rates, EdgeRates) else rates)
-        classes = _closed_classes(dense)
-        if len(classes) > 1:
-            detail = (
-                " (e.g. " + " and ".join("{" + ", ".join(map(str, c)) + "}" for c in classes) + ")"
-            )
-    raise ValueError(_reducible_message(method, detail))
+def _classes_detail(rates: Rates) -> str:
+    classes = closed_classes(rates)
+    return f" (e.g. {describe_classes(classes)})" if len(classes) > 1 else ""
+
+
+def _raise_eagerly(cfg: _Config, rates: Rates, code, stats) -> None:
+    """Turn the outcome code of a concrete (unbatched) solve into a ValueError/RuntimeError."""
+    code = int(code)
+    if code == _REDUCIBLE:
+        raise ValueError(_reducible_message(cfg.method, _classes_detail(rates)))
+    if code == _UNCONVERGED:
+        iterations, residual = (float(x) for x in np.asarray(stats))
+        detail = f" (relative residual {residual:.2g} after {iterations:.0f} iterations)"
+        raise RuntimeError(_unconverged_message(cfg, "`rates`", detail))
+    if code == _INVALID:  # pragma: no cover - concrete values are checked before solving
+        raise ValueError(_message(cfg, code, None))
 
 
 def _plan_for(rates: EdgeRates):
@@ -561,7 +686,13 @@ _PLAN_CACHE_SIZE = 8
 
 
 def stationary(
-    rates: Rates, *, method: str = "auto", krylov_plan: Any = None
+    rates: Rates,
+    *,
+    method: str = "auto",
+    krylov_plan: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_iters: int | None = None,
 ) -> Float[Array, " n"]:
     """Stationary distribution of a continuous-time Markov chain.
 
@@ -625,14 +756,41 @@ def stationary(
     References: W. K. Grassmann, M. I. Taksar and D. P. Heyman, Oper. Res. 33, 1107 (1985);
     C. A. O'Cinneide, Numer. Math. 65, 109 (1993) (entrywise relative accuracy of GTH).
     """
-    rates = validate_rates(rates)
+    concrete = is_concrete(rates)
+    rates = validate_rates(rates, check_traced_values=False)  # traced: checked in the solve
     chosen = _choose_method(rates, method)
     n = n_states(rates)
+    dtype = rates.dtype
+    rtol, atol, max_iters = krylov_options(dtype, rtol, atol, max_iters)
+    reach = "none"
+    if chosen == "krylov":
+        structure_known = not isinstance(rates, EdgeRates) or is_concrete(rates.src, rates.dst)
+        if structure_known and (concrete or isinstance(rates, EdgeRates)):
+            # The graph on the host (scipy strongly connected components): exact when the
+            # values are concrete; on the structure alone (every edge) when they are traced,
+            # so a chain reported here is reducible whatever the values.
+            detail = _classes_detail(rates)
+            if detail:
+                raise ValueError(_reducible_message(chosen, detail))
+        if not concrete:
+            reach = "if_zero_rates" if structure_known else "always"
+    elif chosen == "lu" and concrete:
+        detail = _classes_detail(rates)  # LU itself cannot always tell
+        if detail:
+            raise ValueError(_reducible_message(chosen, detail))
+    cfg = _Config(chosen, not concrete, reach, rtol, atol, max_iters)
     if isinstance(rates, EdgeRates):
         plan = krylov_plan
         if chosen == "krylov" and plan is None and is_concrete(rates.src, rates.dst):
             plan = _plan_for(rates)
-        p, bad = _solve_jit(chosen, n, rates.rate, rates.src, rates.dst, plan)
+        args = (rates.rate, rates.src, rates.dst, plan)
     else:
-        p, bad = _solve_jit(chosen, n, rates, None, None, None)
-    return _check_reducible(p, bad, chosen, rates)
+        args = (rates, None, None, None)
+    try:
+        p, code, stats = _solve_jit(cfg, n, *args)
+    except RuntimeError as error:  # JaxRuntimeError or EquinoxRuntimeError
+        _reraise_cleanly(error)
+        raise
+    if concrete:
+        _raise_eagerly(cfg, rates, code, stats)
+    return p

@@ -1,6 +1,14 @@
 """jaxneq.models (units: k_B = 1)."""
 
-from ._four_state import four_state_chain as four_state_chain
+from ._blowtorch_chains import (
+    blowtorch_double_well_chain as blowtorch_double_well_chain,
+    blowtorch_ring as blowtorch_ring,
+    blowtorch_ring_energies as blowtorch_ring_energies,
+)
+from ._four_state import (
+    four_state_chain as four_state_chain,
+    four_state_stationary as four_state_stationary,
+)
 from ._grid_chains import grid_chain as grid_chain
 from ._langevin_models import (
     bead_chain as bead_chain,
@@ -15,6 +23,12 @@ from ._linear import (
     linear_heat_rates as linear_heat_rates,
     linear_stationary_covariance as linear_stationary_covariance,
     linear_stationary_samples as linear_stationary_samples,
+)
+from ._linear_currents import (
+    linear_current_circulation as linear_current_circulation,
+    linear_euler_maruyama_stationary as linear_euler_maruyama_stationary,
+    linear_stationary_current as linear_stationary_current,
+    linear_stationary_density as linear_stationary_density,
 )
 from ._phenomenology import (
     RunAndChase as RunAndChase,

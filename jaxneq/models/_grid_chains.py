@@ -12,12 +12,13 @@ coordinate k).
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, Float
 
-from .._util import as_inexact, is_concrete
-from ..markov._rates import EdgeRates
+from .._util import as_inexact, first_bad_index, is_concrete
+from ..markov import EdgeRates
 
 _SCHEMES = ("scharfetter-gummel", "arrhenius")
 
@@ -119,11 +120,9 @@ def grid_chain(
             f"`temperature` must be a scalar or a field of the grid's shape {shape}, got shape "
             f"{temp.shape}"
         )
-    if is_concrete(temp) and bool(jnp.any(temp <= 0)):
-        raise ValueError("`temperature` must be > 0 everywhere")
-    temp = jnp.broadcast_to(temp, shape)
-    if is_concrete(mobility) and bool(jnp.any(jnp.asarray(mobility) <= 0)):
-        raise ValueError(f"`mobility` must be > 0, got {mobility}")
+    mu = as_inexact(mobility, "mobility").astype(dtype)
+    if mu.ndim != 0:
+        raise ValueError(f"`mobility` must be a scalar, got shape {mu.shape}")
     f = jnp.asarray(drive, dtype)
     if f.ndim == 0:
         f = jnp.broadcast_to(f, shape + (d,))
@@ -134,6 +133,14 @@ def grid_chain(
             f"`drive` must be a scalar, a vector [{d}] or a field {shape + (d,)}, got shape "
             f"{f.shape}"
         )
+    checks = (
+        ("potential", u, ~jnp.isfinite(u), "must be finite", "cell"),
+        ("temperature", temp, ~(jnp.isfinite(temp) & (temp > 0)), "must be finite and > 0", "cell"),
+        ("mobility", mu, ~(jnp.isfinite(mu) & (mu > 0)), "must be finite and > 0", None),
+        ("drive", f, ~jnp.isfinite(f), "must be finite", "entry"),
+    )
+    temp = jnp.broadcast_to(temp, shape)
+    mobility = mu
     a, b, axis = _neighbour_pairs(shape, periodic)
     uf, tf = u.ravel(), temp.ravel()
     ff = f.reshape(-1, d)
@@ -153,4 +160,24 @@ def grid_chain(
         r_ba = mobility * t_edge * jnp.exp(-0.5 * x) / hk**2
     src = jnp.concatenate([a_j, b_j])
     dst = jnp.concatenate([b_j, a_j])
-    return EdgeRates(src, dst, jnp.concatenate([r_ab, r_ba]), int(np.prod(shape)))
+    rate = _validate(jnp.concatenate([r_ab, r_ba]), checks)
+    return EdgeRates(src, dst, rate, int(np.prod(shape)))
+
+
+def _validate(out, checks):
+    """Concrete values: raise `ValueError` naming the argument, the first bad cell and the
+    allowed range; traced ones: attach an `eqx.error_if` to `out`."""
+    for name, value, bad, what, where in checks:
+        if not is_concrete(value):
+            out = eqx.error_if(out, jnp.any(bad), f"`{name}` {what}")
+            continue
+        v = np.asarray(value)
+        ok = np.isfinite(v) & (v > 0) if name in ("temperature", "mobility") else np.isfinite(v)
+        if not ok.all():
+            loc, first = "", v
+            if v.ndim:
+                idx = first_bad_index(~ok)
+                first = v[idx]
+                loc = f" at {where} {idx[0] if len(idx) == 1 else idx}"
+            raise ValueError(f"`{name}` {what}, got {float(first)}{loc}")
+    return out

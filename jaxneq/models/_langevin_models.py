@@ -7,16 +7,24 @@ leaves: `jax.grad` reaches them and `jax.vmap` over them is a parameter sweep.
 The linear models (`ornstein_uhlenbeck`, `two_temperature_pair`, `bead_chain`) have exact
 Gaussian steady states: `linear_coefficients(system, x)` gives their drift and diffusion
 matrices, for `linear_stationary_covariance` and `linear_entropy_production_rate`.
+
+Every factory checks the documented range of its parameters: concrete values raise a
+`ValueError` naming the argument and the allowed range at construction; traced values
+(under `jit`, `vmap`, `grad`) are guarded with `eqx.error_if`, which fires when the system
+is built inside the transformation.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._util import as_inexact
-from ..langevin._systems import Overdamped
+from .._util import as_inexact, first_bad_index, is_concrete
+from ..langevin import Overdamped, TimeDependent
 
 
 def _check_dim(dim) -> int:
@@ -25,11 +33,46 @@ def _check_dim(dim) -> int:
     return dim
 
 
-def _scalar(value, name) -> Array:
+_RANGES = {"positive": "finite and > 0", "nonnegative": "finite and >= 0", "finite": "finite"}
+
+
+def _in_range(value, name: str, allowed: str, hint: str = "") -> Array:
+    """`value` as an inexact array, checked to lie in `allowed` (a key of `_RANGES`).
+
+    Concrete values raise a `ValueError` naming `name`, the first bad entry and the range;
+    traced values get an `eqx.error_if` guard with the same message (without the entry).
+    """
+    value = as_inexact(value, name)
+    if allowed == "positive":
+        bad = lambda v: ~(v > 0) | ~jnp.isfinite(v)
+    elif allowed == "nonnegative":
+        bad = lambda v: ~(v >= 0) | ~jnp.isfinite(v)
+    else:
+        bad = lambda v: ~jnp.isfinite(v)
+    rule = f"`{name}` must be {_RANGES[allowed]}{hint}"
+    if is_concrete(value):
+        mask = np.asarray(bad(value))
+        if mask.any():
+            where = "" if value.ndim == 0 else f" at index {first_bad_index(mask)}"
+            got = np.asarray(value)[first_bad_index(mask)] if value.ndim else np.asarray(value)
+            raise ValueError(f"{rule}; got {got}{where}")
+        return value
+    return eqx.error_if(value, bad(value), rule)
+
+
+def _parameter(value, name: str, allowed: str, hint: str = "") -> Any:
+    """Like `_in_range`, but a callable field (a temperature or mobility field `T(x)`) is
+    passed through: `Overdamped` checks its values where it is evaluated."""
+    if callable(value):
+        return value
+    return _in_range(value, name, allowed, hint)
+
+
+def _scalar(value, name, allowed: str = "finite", hint: str = "") -> Array:
     value = as_inexact(value, name)
     if value.ndim != 0:
         raise ValueError(f"`{name}` must be a scalar, got shape {value.shape}")
-    return value
+    return _in_range(value, name, allowed, hint)
 
 
 class HarmonicPotential(eqx.Module):
@@ -78,7 +121,10 @@ class QuarticDoubleWell(eqx.Module):
 
 
 class DraggedHarmonicTrap(eqx.Module):
-    r"""$U(x, t) = \tfrac{k}{2} \sum_i (x_i - c_i - v_i t)^2$, a trap moving at velocity $v$."""
+    r"""$U(x, t) = \tfrac{k}{2} \sum_i (x_i - c_i - v_i t)^2$, a trap moving at velocity $v$.
+
+    Called as `U(x, t)`: give it to a system wrapped in `jaxneq.langevin.TimeDependent`
+    (as `dragged_trap` does)."""
 
     stiffness: Array
     speed: Array
@@ -87,6 +133,10 @@ class DraggedHarmonicTrap(eqx.Module):
     def __call__(self, x, t):
         centre = self.start + self.speed * t
         return 0.5 * jnp.sum(self.stiffness * (x - centre) ** 2)
+
+
+_NO_TRAP = " (without a trap, lam <= 0, the particles have no steady state)"
+_UNSTABLE = " (a trap with stiffness <= 0 has no steady state: the process is unstable)"
 
 
 def ornstein_uhlenbeck(
@@ -116,9 +166,9 @@ def ornstein_uhlenbeck(
     Reference: Uhlenbeck and Ornstein, Phys. Rev. 36, 823 (1930).
     """
     return Overdamped(
-        HarmonicPotential(as_inexact(stiffness, "stiffness")),
-        temperature=temperature,
-        mobility=mobility,
+        HarmonicPotential(_in_range(stiffness, "stiffness", "positive", _UNSTABLE)),
+        temperature=_parameter(temperature, "temperature", "positive"),
+        mobility=_parameter(mobility, "mobility", "positive"),
     )
 
 
@@ -168,14 +218,14 @@ def two_temperature_pair(
     1666 (2019).
     """
     _check_dim(dim)
-    T1 = _scalar(T1, "T1")
-    T2 = _scalar(T2, "T2")
+    T1 = _scalar(T1, "T1", "positive")
+    T2 = _scalar(T2, "T2", "positive")
     dtype = jnp.result_type(T1.dtype, T2.dtype)
     temperature = jnp.stack([T1.astype(dtype), T2.astype(dtype)]).reshape(2, 1)
     return Overdamped(
-        PairPotential(_scalar(k, "k"), _scalar(lam, "lam")),
+        PairPotential(_scalar(k, "k", "nonnegative"), _scalar(lam, "lam", "positive", _NO_TRAP)),
         temperature=temperature,
-        mobility=mobility,
+        mobility=_parameter(mobility, "mobility", "positive"),
     )
 
 
@@ -200,7 +250,8 @@ def bead_chain(
     **Arguments:**
 
     - `temperatures`: `[N]` bath temperatures, one per bead ($> 0$, $N \geq 1$).
-    - `k`: spring stiffness between neighbours; `lam`: trap stiffness on each bead.
+    - `k`: spring stiffness between neighbours ($\geq 0$); `lam`: trap stiffness on each
+      bead ($> 0$).
     - `dim`: spatial dimension (keyword); `mobility`: scalar or broadcastable to `[N, dim]`.
 
     **Returns:** an `Overdamped` system.
@@ -222,10 +273,11 @@ def bead_chain(
             f"`temperatures` must be a 1D array [N] (one bath per bead), got shape "
             f"{temperatures.shape}"
         )
+    temperatures = _in_range(temperatures, "temperatures", "positive")
     return Overdamped(
-        ChainPotential(_scalar(k, "k"), _scalar(lam, "lam")),
+        ChainPotential(_scalar(k, "k", "nonnegative"), _scalar(lam, "lam", "positive", _NO_TRAP)),
         temperature=temperatures[:, None],
-        mobility=mobility,
+        mobility=_parameter(mobility, "mobility", "positive"),
     )
 
 
@@ -245,8 +297,8 @@ def double_well(
 
     **Arguments:**
 
-    - `barrier`: $h$, the barrier height.
-    - `tilt`: $f$, a constant force tilting the wells.
+    - `barrier`: $h > 0$, the barrier height.
+    - `tilt`: $f$ (finite), a constant force tilting the wells.
     - `temperature`, `mobility`: as for `Overdamped` (a callable field is allowed).
     - `convention`: as for `Overdamped` (keyword).
 
@@ -261,9 +313,12 @@ def double_well(
     Reference: Kramers, Physica 7, 284 (1940).
     """
     return Overdamped(
-        QuarticDoubleWell(_scalar(barrier, "barrier"), _scalar(tilt, "tilt")),
-        temperature=temperature,
-        mobility=mobility,
+        QuarticDoubleWell(
+            _scalar(barrier, "barrier", "positive", " (h <= 0 is no double well)"),
+            _scalar(tilt, "tilt"),
+        ),
+        temperature=_parameter(temperature, "temperature", "positive"),
+        mobility=_parameter(mobility, "mobility", "positive"),
         convention=convention,
     )
 
@@ -285,12 +340,13 @@ def dragged_trap(
 
     **Arguments:**
 
-    - `stiffness`: $k$ (scalar or broadcastable to the event).
-    - `speed`: $v$ (scalar or per-dof array).
+    - `stiffness`: $k > 0$ (scalar or broadcastable to the event).
+    - `speed`: $v$, finite (scalar or per-dof array).
     - `temperature`, `mobility`: as for `Overdamped`.
-    - `start`: the trap centre $c$ at $t = 0$ (keyword).
+    - `start`: the trap centre $c$ at $t = 0$, finite (keyword).
 
-    **Returns:** an `Overdamped` system with a time-dependent potential.
+    **Returns:** an `Overdamped` system whose potential is
+    `TimeDependent(DraggedHarmonicTrap(...))`.
 
     **Example:**
 
@@ -302,12 +358,13 @@ def dragged_trap(
     Reference: Mazonka and Jarzynski, arXiv:cond-mat/9912121 (1999); van Zon and Cohen,
     Phys. Rev. Lett. 91, 110601 (2003).
     """
+    trap = DraggedHarmonicTrap(
+        _in_range(stiffness, "stiffness", "positive", _UNSTABLE),
+        _in_range(speed, "speed", "finite"),
+        _in_range(start, "start", "finite"),
+    )
     return Overdamped(
-        DraggedHarmonicTrap(
-            as_inexact(stiffness, "stiffness"),
-            as_inexact(speed, "speed"),
-            as_inexact(start, "start"),
-        ),
-        temperature=temperature,
-        mobility=mobility,
+        TimeDependent(trap),
+        temperature=_parameter(temperature, "temperature", "positive"),
+        mobility=_parameter(mobility, "mobility", "positive"),
     )

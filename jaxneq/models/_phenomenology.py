@@ -26,9 +26,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._util import as_inexact, is_concrete
-from ..langevin._interactions import AllPairs, Box, CellList, PairEnergy, SoftRepulsion
-from ..langevin._systems import Overdamped
-from ..observables._base import AbstractObservable, _check_burn_in
+from ..langevin import AllPairs, Box, CellList, Overdamped, PairEnergy, SoftRepulsion
+from ..observables import AbstractObservable
 
 __all__ = [
     "RunAndChase",
@@ -42,18 +41,53 @@ __all__ = [
 ]
 
 
-def _scalar(value, name) -> Array:
+def _scalar(value, name, low=None, high=None, *, closed_low=False) -> Array:
+    """A scalar argument, checked against its documented range (low, high) (low included when
+    `closed_low`): `ValueError` for a concrete value, `eqx.error_if` for a traced one."""
     value = as_inexact(value, name)
     if value.ndim != 0:
         raise ValueError(f"`{name}` must be a scalar, got shape {value.shape}")
-    return value
+    if low is None and high is None:
+        return value
+    parts = []
+    if low is not None:
+        parts.append(f"{'>=' if closed_low else '>'} {low:g}")
+    if high is not None:
+        parts.append(f"< {high:g}")
+    allowed = f"`{name}` must be finite and {' and '.join(parts)}"
+    if is_concrete(value):  # NumPy: the check runs eagerly even inside a jit trace
+        v = float(np.asarray(value))
+        ok = np.isfinite(v)
+        ok &= low is None or (v >= low if closed_low else v > low)
+        ok &= high is None or v < high
+        if not ok:
+            raise ValueError(f"{allowed}, got {v}")
+        return value
+    bad = ~jnp.isfinite(value)
+    if low is not None:
+        bad |= (value < low) if closed_low else (value <= low)
+    if high is not None:
+        bad |= value >= high
+    return eqx.error_if(value, bad, allowed)
 
 
 def _pair_temperatures(T_hot, T_cold) -> Array:
-    T_hot = _scalar(T_hot, "T_hot")
-    T_cold = _scalar(T_cold, "T_cold")
+    T_hot = _scalar(T_hot, "T_hot", 0.0)
+    T_cold = _scalar(T_cold, "T_cold", 0.0)
     dtype = jnp.result_type(T_hot.dtype, T_cold.dtype)
     return jnp.stack([T_hot.astype(dtype), T_cold.astype(dtype)]).reshape(2, 1)
+
+
+def _check_box_fits(box_size, sigma, name="box_size") -> None:
+    """A concrete box must be at least two interaction ranges wide (minimum image)."""
+    if box_size is None or not is_concrete(box_size, sigma):
+        return
+    box = np.asarray(box_size, dtype=float)
+    if np.any(~np.isfinite(box)) or np.any(box < 2 * float(np.asarray(sigma))):
+        raise ValueError(
+            f"`{name}` must be finite and >= 2 sigma = {2 * float(np.asarray(sigma)):g} (the "
+            f"interaction range must fit twice in the periodic box), got {box.tolist()}"
+        )
 
 
 def _box(box_size, dim: int, periodic: bool = True) -> Box:
@@ -99,7 +133,7 @@ def hot_cold_pair(
     **Arguments:**
 
     - `T_hot`, `T_cold`: bath temperatures (> 0).
-    - `k`, `sigma`: stiffness and range of the soft repulsion.
+    - `k`, `sigma`: stiffness (>= 0) and range (> 0) of the soft repulsion.
     - `dim`: spatial dimension (keyword, default 2).
     - `box_size`: side of the periodic box (scalar or `[dim]`, >= 2 `sigma`), or None for
       free space (keyword, default 3.0: the pair keeps meeting).
@@ -121,8 +155,10 @@ def hot_cold_pair(
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"`dim` must be a positive int, got {dim!r}")
+    k, sigma = _scalar(k, "k", 0.0, closed_low=True), _scalar(sigma, "sigma", 0.0)
+    _check_box_fits(box_size, sigma)
     neighbours = AllPairs(None if box_size is None else _box(box_size, dim))
-    energy = PairEnergy(SoftRepulsion(_scalar(k, "k"), _scalar(sigma, "sigma")), neighbours)
+    energy = PairEnergy(SoftRepulsion(k, sigma), neighbours)
     return Overdamped(potential=energy, temperature=_pair_temperatures(T_hot, T_cold))
 
 
@@ -173,12 +209,14 @@ class RunAndChase(AbstractObservable):
     burn_in: int = eqx.field(default=0, static=True)
 
     def __check_init__(self):
-        _check_burn_in(self.burn_in)
+        b = self.burn_in
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 0:
+            raise ValueError(f"`burn_in` must be an int >= 0 (a number of steps), got {b!r}")
 
     def _force(self, system, x, t):
         return jax.vmap(lambda y: system.total_force(y, t)[1])(x)
 
-    def init(self, state, system=None):
+    def init(self, state, system):
         del system
         b = state.shape[0]
         zero = jnp.zeros((b,), state.dtype)
@@ -225,13 +263,31 @@ def hot_cold_pair_chase_speed(
     mass moves with the mean local velocity $v_R = \frac{T_h - T_c}{T_h + T_c} f(r)$.
     Averages over $p$ by quadrature (trapezoidal rule in $|r|$, `n_quad` points).
 
+    **Arguments:** `T_hot`, `T_cold` (> 0), `k` (>= 0), `sigma` (> 0) as in
+    `hot_cold_pair`; `dim` (keyword, int >= 1); `box_size` (keyword, the side of the
+    periodic box, >= 2 `sigma`); `n_quad` (keyword, int >= 2).
+
     **Returns:** a dict with `"velocity"` $\langle v_R \cdot f \rangle$, `"force"`
     $\langle |f| \rangle$, `"force_squared"` $\langle |f|^2 \rangle$ and `"speed"`
     $\langle v_R \cdot f \rangle / \langle |f| \rangle$ (the quantities of `RunAndChase`).
     Differentiable in the temperatures, `k` and `sigma`.
+
+    **Example:**
+
+    ```python
+    exact = jn.models.hot_cold_pair_chase_speed(2.0, 0.1)
+    exact["speed"]   # compare with res.observables["chase"].speed of hot_cold_pair(2.0, 0.1)
+    ```
+
+    Reference: Grosberg & Joanny, Phys. Rev. E 92, 032118 (2015).
     """
-    T_hot, T_cold = _scalar(T_hot, "T_hot"), _scalar(T_cold, "T_cold")
-    k, sigma = _scalar(k, "k"), _scalar(sigma, "sigma")
+    T_hot, T_cold = _scalar(T_hot, "T_hot", 0.0), _scalar(T_cold, "T_cold", 0.0)
+    k, sigma = _scalar(k, "k", 0.0, closed_low=True), _scalar(sigma, "sigma", 0.0)
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"`dim` must be a positive int, got {dim!r}")
+    if isinstance(n_quad, bool) or not isinstance(n_quad, int) or n_quad < 2:
+        raise ValueError(f"`n_quad` must be an int >= 2, got {n_quad!r}")
+    _check_box_fits(box_size, sigma)
     dtype = jnp.result_type(T_hot, T_cold, k, sigma)
     ts = T_hot + T_cold
     s = jnp.linspace(0.0, 1.0, n_quad, dtype=dtype)
@@ -310,8 +366,9 @@ def sawtooth_ratchet_pair(
 
     **Layout:** one member's position is `[2, 1]`: `x[0]` hot, `x[1]` cold.
 
-    **Arguments:** temperatures (> 0); the sawtooth `barrier` height, `period` and
-    `asymmetry` (in (0, 1)); the repulsion `k` and `sigma` (<= half the ring);
+    **Arguments:** temperatures `T_hot`, `T_cold` (> 0); the sawtooth `barrier` height
+    (>= 0), `period` (> 0) and `asymmetry` (in (0, 1)); the repulsion `k` (>= 0) and `sigma`
+    (> 0, at most half the ring);
     `ring_periods` (keyword): the ring circumference in periods, or None for an infinite
     line (the pair then drifts apart and the current decays).
 
@@ -329,17 +386,24 @@ def sawtooth_ratchet_pair(
     Reference: J. Metzger, MIT 8.808 recitation notes (2026), section 3.2; P. Reimann,
     Phys. Rep. 361, 57 (2002).
     """
-    asymmetry = _scalar(asymmetry, "asymmetry")
-    if is_concrete(asymmetry) and not 0 < float(asymmetry) < 1:
-        raise ValueError(f"`asymmetry` must lie in (0, 1), got {float(asymmetry)}")
-    substrate = SawtoothPotential(_scalar(barrier, "barrier"), _scalar(period, "period"), asymmetry)
+    asymmetry = _scalar(asymmetry, "asymmetry", 0.0, 1.0)
+    substrate = SawtoothPotential(
+        _scalar(barrier, "barrier", 0.0, closed_low=True), _scalar(period, "period", 0.0), asymmetry
+    )
+    k, sigma = _scalar(k, "k", 0.0, closed_low=True), _scalar(sigma, "sigma", 0.0)
     if ring_periods is None:
         ring = None
     else:
         if isinstance(ring_periods, bool) or not isinstance(ring_periods, int) or ring_periods < 1:
             raise ValueError(f"`ring_periods` must be an int >= 1 or None, got {ring_periods!r}")
+        circumference = ring_periods * substrate.period
+        if is_concrete(circumference, sigma) and float(sigma) > 0.5 * float(circumference):
+            raise ValueError(
+                f"`sigma` must be at most half the ring (ring_periods * period = "
+                f"{float(circumference):g}), got {float(sigma)}; raise `ring_periods`"
+            )
         ring = Box(jnp.reshape(ring_periods * substrate.period, (1,)), periodic=True)
-    pair = PairEnergy(SoftRepulsion(_scalar(k, "k"), _scalar(sigma, "sigma")), ring)
+    pair = PairEnergy(SoftRepulsion(k, sigma), ring)
     return Overdamped(
         potential=_RatchetPairEnergy(pair, substrate),
         temperature=_pair_temperatures(T_hot, T_cold),
@@ -371,12 +435,12 @@ def hot_cold_mixture(
 
     **Arguments:**
 
-    - `n_hot`, `n_cold`: numbers of particles (ints).
+    - `n_hot`, `n_cold`: numbers of particles (ints >= 0, at least two in all).
     - `T_hot`, `T_cold`: temperatures (> 0).
-    - `box_size`: side of the square periodic box (scalar or `[2]`).
-    - `k`: repulsion stiffness (keyword); `sigma`: particle diameter (keyword, Python float,
-      fixes the cells); `capacity`: particles per cell of the `CellList` (keyword; raise it
-      for dense clusters, an overflow raises an error).
+    - `box_size`: side of the square periodic box (scalar or `[2]`, >= 2 `sigma`).
+    - `k`: repulsion stiffness (>= 0, keyword); `sigma`: particle diameter (keyword, Python
+      float > 0, fixes the cells); `capacity`: particles per cell of the `CellList` (keyword,
+      int >= 1; raise it for dense clusters, an overflow raises an error).
 
     **Returns:** an `Overdamped` system; positions of one member are `[N, 2]`.
 
@@ -395,13 +459,19 @@ def hot_cold_mixture(
             raise ValueError(f"`{name}` must be an int >= 0, got {n!r}")
     if n_hot + n_cold < 2:
         raise ValueError("a mixture needs at least two particles (n_hot + n_cold >= 2)")
+    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and sigma > 0):
+        raise ValueError(f"`sigma` must be a Python float > 0 (it fixes the cells), got {sigma!r}")
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"`capacity` must be an int >= 1 (particles per cell), got {capacity!r}")
+    _check_box_fits(box_size, sigma)
     box = _box(box_size, 2)
     T = _pair_temperatures(T_hot, T_cold)
     temperature = jnp.concatenate(
         [jnp.broadcast_to(T[0], (n_hot, 1)), jnp.broadcast_to(T[1], (n_cold, 1))]
     )
     energy = PairEnergy(
-        SoftRepulsion(_scalar(k, "k"), float(sigma)), CellList(box, float(sigma), capacity)
+        SoftRepulsion(_scalar(k, "k", 0.0, closed_low=True), float(sigma)),
+        CellList(box, float(sigma), capacity),
     )
     return Overdamped(potential=energy, temperature=temperature)
 

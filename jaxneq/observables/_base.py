@@ -2,8 +2,8 @@ r"""Streaming observables: reducers carried through `simulate`'s scan (units: k_
 
 An observable is an `eqx.Module` with three methods:
 
-- `init(state)` or `init(state, system)` -> `acc`: the initial accumulator for the batched
-  initial state (`simulate` passes the system when `init` accepts a second argument);
+- `init(state, system)` -> `acc`: the initial accumulator for the batched initial state
+  (`simulate` always passes both; an observable that does not need the system ignores it);
 - `update(acc, before, after, system, t, dt)` -> `acc`: fold in one step from time `t` to
   `t + dt`, `before`/`after` the batched states (use `system.position(...)` for positions
   and `jax.vmap` of the system's methods for per-member quantities);
@@ -34,12 +34,24 @@ class AbstractObservable(eqx.Module):
     """A reducer over the steps of a simulation: `init`, `update`, `finalise`.
 
     See the module docstring for the protocol. Subclass it to write your own; `simulate`
-    knows nothing about what an observable measures.
+    knows nothing about what an observable measures. The three signatures are fixed
+    (nothing is inferred from them): `simulate` calls `init(state, system)`,
+    `update(acc, before, after, system, t, dt)` and `finalise(acc, n_steps, dt)`.
     """
 
     @abc.abstractmethod
-    def init(self, state: PyTree, system: Any = None) -> PyTree:
-        """Initial accumulator for the batched initial `state`."""
+    def init(self, state: PyTree, system: Any) -> PyTree:
+        """Initial accumulator for the batched initial `state` of `system`.
+
+        **Arguments:**
+
+        - `state`: the batched initial state (leading axis `b`), as returned by
+          `system.init`; `system.position(state)` gives the positions `[b, *event]`.
+        - `system`: the system being simulated (always passed; ignore it if not needed).
+
+        **Returns:** the accumulator, a pytree of arrays (it is carried through the scan and
+        checkpointed with the state).
+        """
 
     @abc.abstractmethod
     def update(
@@ -119,9 +131,7 @@ class Mean(AbstractObservable):
             out = out.astype(x.dtype)
         return out
 
-    def init(self, state, system=None):
-        if system is None:
-            raise ValueError("Mean.init needs the system (simulate passes it)")
+    def init(self, state, system):
         shape = jax.eval_shape(lambda s: self._values(system, s), state)
         zeros = jnp.zeros(shape.shape, shape.dtype)
         return {"n": jnp.zeros((), jnp.int32), "sum": zeros, "comp": zeros}
@@ -140,56 +150,16 @@ class Mean(AbstractObservable):
         return (acc["sum"] - acc["comp"]) / count
 
 
-class Histogram(AbstractObservable):
-    r"""Density of visited states over the ensemble and all steps after `burn_in`.
-
-    Every member's state after each step `burn_in + 1, ..., n_steps` is binned; the result is
-    normalised to integrate to 1 over the bins ($\sum_j p_j \Delta_j = 1$), so it estimates
-    the (stationary) density restricted to the binned range. Samples outside the range are
-    counted separately and left out of the normalisation; `Histogram.outside_fraction` is
-    not reported: add a `Mean` of an indicator if that fraction matters. Counts are exact
-    64-bit integers (two uint32 words), also without `jax_enable_x64`.
-
-    **Arguments:**
-
-    - `edges`: a 1D array of increasing bin edges `[n_bins + 1]` (a 1D histogram), or a tuple
-      of two such arrays (a 2D histogram; axis k of the result is coordinate k).
-    - `burn_in`: number of initial steps to discard (an int).
-    - `coordinates`: which coordinate(s) of the flattened position of one member to bin: an
-      int for 1D, a pair of ints for 2D. By default a 1D histogram bins EVERY degree of
-      freedom of every member (for `[b, 1]` positions: the position; for N particles in 1D,
-      `[b, N, 1]`: all particles pooled), and a 2D histogram bins the points along the last
-      axis, which must have size 2 (`[b, 2]`: the position; `[b, N, 2]`: all particles
-      pooled).
-    - `fn`: instead of `coordinates`, a projection of one member's position: for 1D it returns
-      any array whose entries are all binned (e.g. `lambda x: x[:, 0]` pools the x
-      coordinate of N particles); for 2D an array `[..., 2]` of points (e.g. `lambda x: x`
-      for `[N, 2]` positions pools all particles).
-
-    **Returns** (from `simulate`): the density, `[n_bins]` or `[n_bins_0, n_bins_1]`.
-
-    **Example:**
-
-    ```python
-    obs = {"p": jn.observables.Histogram(jnp.linspace(-3, 3, 61), burn_in=1000)}
-    res = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=20_000, observables=obs)
-    density = res.observables["p"]  # [60]
-    ```
-    """
+class _Binned(AbstractObservable):
+    """Shared binning of `Histogram` and `CurrentField`: one edge rule, one choice of the
+    binned points (`coordinates`/`fn`, same defaults), one normalisation."""
 
     edges: tuple[Array, ...]
     burn_in: int = eqx.field(static=True)
     coordinates: tuple[int, ...] | None = eqx.field(static=True)
     fn: Callable | None
 
-    def __init__(
-        self,
-        edges: ArrayLike | Sequence[ArrayLike],
-        burn_in: int = 0,
-        *,
-        coordinates: int | Sequence[int] | None = None,
-        fn: Callable | None = None,
-    ):
+    def _set_binning(self, edges, burn_in, coordinates, fn) -> None:
         if isinstance(edges, (tuple, list)) and len(edges) > 0 and jnp.ndim(edges[0]) == 1:
             edge_list = tuple(as_inexact(e, "edges") for e in edges)
         else:
@@ -209,7 +179,7 @@ class Histogram(AbstractObservable):
         _check_burn_in(self.burn_in)
         if len(self.edges) not in (1, 2):
             raise ValueError(
-                f"`edges` must be one 1D array (1D histogram) or a tuple of two (2D), got "
+                f"`edges` must be one or two 1D arrays of bin edges (a 1D or 2D grid), got "
                 f"{len(self.edges)} arrays"
             )
         for i, e in enumerate(self.edges):
@@ -226,8 +196,17 @@ class Histogram(AbstractObservable):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The shape of the density: number of bins along each axis."""
+        """The number of bins along each axis."""
         return tuple(int(e.shape[0]) - 1 for e in self.edges)
+
+    @property
+    def centres(self) -> tuple[Array, ...]:
+        """Bin centres along each axis."""
+        return tuple(0.5 * (e[1:] + e[:-1]) for e in self.edges)
+
+    def _volume(self, dtype) -> Array:
+        widths = [jnp.diff(e).astype(dtype) for e in self.edges]
+        return widths[0] if len(widths) == 1 else widths[0][:, None] * widths[1][None, :]
 
     def _points(self, x: Array) -> Array:
         """Points to bin, `[m, k]` (k = 1 or 2) from the batched positions `x` `[b, *event]`."""
@@ -239,7 +218,7 @@ class Histogram(AbstractObservable):
                 return out.reshape(-1, 1)
             if out.shape[-1] != 2:
                 raise ValueError(
-                    f"a 2D Histogram's `fn` must return points [..., 2], got shape "
+                    f"a 2D {type(self).__name__}'s `fn` must return points [..., 2], got shape "
                     f"{out.shape[1:]} for one member"
                 )
             return out.reshape(-1, 2)
@@ -251,20 +230,27 @@ class Histogram(AbstractObservable):
                 return flat.reshape(-1, 1)
             if x.ndim >= 2 and x.shape[-1] == 2:  # points [..., 2]: pool particles
                 return x.reshape(-1, 2)
+            if size == 2:  # one point per member, e.g. two particles in 1D, [b, 2, 1]
+                return flat
             raise ValueError(
-                f"a 2D Histogram bins points (x, y): positions of event shape {x.shape[1:]} "
-                "do not end in an axis of size 2; pass `coordinates=(i, j)` (indices into "
-                "the flattened position) or `fn=` (a projection returning [..., 2])"
+                f"a 2D {type(self).__name__} bins points (x, y): positions of event shape "
+                f"{x.shape[1:]} neither end in an axis of size 2 nor hold 2 coordinates; pass "
+                "`coordinates=(i, j)` (indices into the flattened position) or `fn=` (a "
+                "projection returning [..., 2])"
             )
         for c in coords:
             if not -size <= c < size:
                 raise ValueError(
-                    f"`coordinates` {coords} out of range for {size} degrees of freedom"
+                    f"`coordinates` {coords} out of range for an event of {size} coordinates "
+                    f"(event shape {x.shape[1:]}, flattened)"
                 )
         return flat[:, jnp.asarray(coords)]
 
     def _bin_index(self, points: Array) -> Array:
-        """Flat bin index of each point; `n_bins_total` for points outside the range."""
+        """Flat bin index of each point; `n_bins_total` for points outside the range.
+
+        Bins are half-open, `[e_j, e_{j+1})`, except the last, which holds its upper edge.
+        """
         index = jnp.zeros(points.shape[0], jnp.int32)
         inside = jnp.ones(points.shape[0], bool)
         for axis, e in enumerate(self.edges):
@@ -279,7 +265,62 @@ class Histogram(AbstractObservable):
         total = int(np.prod(self.shape))
         return jnp.where(inside, index, total)
 
-    def init(self, state, system=None):
+
+class Histogram(_Binned):
+    r"""Density of visited states over the ensemble and all steps after `burn_in`.
+
+    Every member's state after each step `burn_in + 1, ..., n_steps` is binned. The result is
+    a density per unit volume over ALL binned samples: $p_j = n_j / (N \Delta_j)$ with $n_j$
+    the samples in bin $j$, $N$ all samples (members $\times$ measured steps $\times$
+    points per member, those outside the range or NaN included) and $\Delta_j$ the bin
+    volume. So it estimates the (stationary) density itself, whatever the range, and
+    $\sum_j p_j \Delta_j$ is the fraction of samples inside the range (1 when every sample is
+    binned). Counts are exact 64-bit integers (two uint32 words), also without
+    `jax_enable_x64`.
+
+    `Histogram` and `CurrentField` bin identically (same `edges` rule: half-open bins
+    $[e_j, e_{j+1})$, the last one closed; same `coordinates`/`fn` and defaults; same
+    normalisation), so `CurrentField / Histogram[..., None]` estimates the local mean
+    velocity $v = J/p$ without a bias from the binning.
+
+    **Arguments:**
+
+    - `edges`: a 1D array of increasing bin edges `[n_bins + 1]` (a 1D histogram), or a tuple
+      of two such arrays (a 2D histogram; axis k of the result is coordinate k).
+    - `burn_in`: number of initial steps to discard (an int).
+    - `coordinates`: which coordinate(s) of the flattened position of one member to bin: an
+      int for 1D, a pair of ints for 2D. By default a 1D histogram bins EVERY degree of
+      freedom of every member (for `[b, 1]` positions: the position; for N particles in 1D,
+      `[b, N, 1]`: all particles pooled), and a 2D histogram bins the points along the last
+      axis when it has size 2 (`[b, 2]`: the position; `[b, N, 2]`: all particles pooled),
+      or else the two coordinates of an event of size 2 (`[b, 2, 1]`: $(x_0, x_1)$).
+    - `fn`: instead of `coordinates`, a projection of one member's position: for 1D it returns
+      any array whose entries are all binned (e.g. `lambda x: x[:, 0]` pools the x
+      coordinate of N particles); for 2D an array `[..., 2]` of points (e.g. `lambda x: x`
+      for `[N, 2]` positions pools all particles).
+
+    **Returns** (from `simulate`): the density, `[n_bins]` or `[n_bins_0, n_bins_1]`.
+
+    **Example:**
+
+    ```python
+    obs = {"p": jn.observables.Histogram(jnp.linspace(-3, 3, 61), burn_in=1000)}
+    res = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=20_000, observables=obs)
+    density = res.observables["p"]  # [60]
+    ```
+    """
+
+    def __init__(
+        self,
+        edges: ArrayLike | Sequence[ArrayLike],
+        burn_in: int = 0,
+        *,
+        coordinates: int | Sequence[int] | None = None,
+        fn: Callable | None = None,
+    ):
+        self._set_binning(edges, burn_in, coordinates, fn)
+
+    def init(self, state, system):
         del state, system
         size = int(np.prod(self.shape)) + 1
         zeros = jnp.zeros(size, jnp.uint32)
@@ -301,7 +342,6 @@ class Histogram(AbstractObservable):
         del n_steps, dt
         dtype = self.edges[0].dtype
         counts = acc["hi"].astype(dtype) * 4294967296.0 + acc["lo"].astype(dtype)
+        total = jnp.sum(counts)  # every binned sample, the outside slot (last entry) included
         counts = counts[:-1].reshape(self.shape)
-        widths = [jnp.diff(e) for e in self.edges]
-        volume = widths[0] if len(widths) == 1 else widths[0][:, None] * widths[1][None, :]
-        return counts / (jnp.sum(counts) * volume)
+        return counts / (total * self._volume(dtype))

@@ -19,7 +19,7 @@ References: Sekimoto, *Stochastic Energetics* (Springer, 2010); Seifert, Rep. Pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -27,8 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._util import as_inexact
-from ._base import AbstractObservable, _kahan_add, check_bin_edges
+from ._base import AbstractObservable, _Binned, _kahan_add
 
 
 def _require_overdamped(system, before, observable: str) -> None:
@@ -75,7 +74,7 @@ class _StepAccumulator(AbstractObservable):
     def _shape(self, x) -> tuple[int, ...]:
         return x.shape[:1]
 
-    def init(self, state, system=None):
+    def init(self, state, system):
         del system
         x = _first_leaf(state)
         zeros = jnp.zeros(self._shape(x), x.dtype)
@@ -250,19 +249,24 @@ class Work(_StepAccumulator):
         return work
 
 
-class CurrentField(AbstractObservable):
+class CurrentField(_Binned):
     r"""Probability current field from trajectories: Stratonovich velocities binned by position.
 
     $$J(x) = \langle \dot x \circ \delta(x - x_t) \rangle ,$$
 
-    estimated on a 1D or 2D grid of the chosen coordinates: each step contributes the
-    midpoint velocity $(x' - x)/\Delta t$ of the chosen coordinates to the bin holding the
-    midpoint $\bar x = (x + x')/2$. `finalise` divides the sums by (number of members
-    $\times$ measured steps $\times$ bin volume), so that $J \approx p(x)\,v(x)$ with $p$ the
-    (marginal) density of the chosen coordinates and $v$ the local mean velocity: it is the
-    marginal probability current, and samples outside the grid count in the normalisation
-    but in no bin. Averaged over the ensemble and all steps after `burn_in` (a time average
-    that converges to the steady-state current).
+    estimated on a 1D or 2D grid of the chosen coordinates. Each step from $x$ to $x'$
+    contributes its velocity $(x' - x)/\Delta t$ half to the bin holding $x$ and half to
+    the bin holding $x'$ (the trapezoidal, i.e. Stratonovich, rule on the visited states,
+    so the samples are the same states that `Histogram` bins, up to half a step at each
+    end). `finalise` divides the sums by the number of binned samples (members $\times$
+    measured steps $\times$ points per member, samples outside the grid included) and by
+    the bin volume, exactly as `Histogram` does: then $J \approx p(x)\,v(x)$ with $p$ the
+    (marginal) density of the chosen coordinates and $v$ the local mean velocity, and
+    `J / p[..., None]` with `p` from a `Histogram` with the same `edges` and coordinates is
+    an unbiased estimate of $v$ (for a linear system integrated by Euler–Maruyama it is
+    the current velocity of the discrete-time chain exactly; binning midpoints instead
+    would bias it by $O(\Delta t)$). Averaged over the ensemble and all steps after
+    `burn_in` (a time average that converges to the steady-state current).
 
     The statistical error per bin is dominated by the noise: with $n$ samples in a bin,
     about $\sqrt{2 D n / \Delta t} / (N \cdot \text{volume})$ for a component with diffusion
@@ -273,9 +277,13 @@ class CurrentField(AbstractObservable):
     - `edges`: bin edges, one increasing 1D array per coordinate (a single 1D array for one
       coordinate).
     - `coordinates`: indices into the flattened event `x.reshape(-1)` of each member (for
-      an event `[N, dim]` coordinate `i * dim + a` is component `a` of particle `i`);
-      default `(0,)` for one edge array and `(0, 1)` for two.
+      an event `[N, dim]` coordinate `i * dim + a` is component `a` of particle `i`). The
+      default is `Histogram`'s: for one edge array every degree of freedom is pooled, for
+      two the points along a last axis of size 2 are pooled, or the two coordinates of an
+      event of size 2 (`[b, 2, 1]`) are used.
     - `burn_in`: steps to skip before accumulating.
+    - `fn`: instead of `coordinates`, a projection of one member's position, as for
+      `Histogram` (the velocity is then that of the projection) (keyword).
 
     **Returns:** $J$ at the bin centres, shape `(n_1, ..., n_k, k)` for `k` coordinates
     (component `j` is the velocity of coordinate `coordinates[j]`).
@@ -284,104 +292,57 @@ class CurrentField(AbstractObservable):
 
     ```python
     edges = jnp.linspace(-4, 4, 41)
-    obs = {"J": jn.observables.CurrentField((edges, edges), coordinates=(0, 1))}
-    J = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=10_000,
-                             observables=obs).observables["J"]  # [40, 40, 2]
+    obs = {"J": jn.observables.CurrentField((edges, edges), coordinates=(0, 1)),
+           "p": jn.observables.Histogram((edges, edges), coordinates=(0, 1))}
+    res = jn.langevin.simulate(system, x0, key=key, dt=1e-2, n_steps=10_000,
+                               observables=obs)
+    velocity = res.observables["J"] / res.observables["p"][..., None]  # [40, 40, 2]
     ```
 
     Reference: Li et al., Nat. Commun. 10, 1666 (2019); Battle et al., Science 352, 604 (2016).
     """
-
-    edges: tuple[Float[Array, " _"], ...]
-    coordinates: tuple[int, ...] = eqx.field(static=True)
-    burn_in: int = eqx.field(static=True)
 
     def __init__(
         self,
         edges: Float[ArrayLike, " _"] | Sequence[Float[ArrayLike, " _"]],
         coordinates: Sequence[int] | int | None = None,
         burn_in: int = 0,
+        *,
+        fn: Callable | None = None,
     ):
-        if isinstance(edges, (list, tuple)):
-            edges = tuple(as_inexact(e, f"edges[{i}]") for i, e in enumerate(edges))
-        else:
-            edges = (as_inexact(edges, "edges"),)
-        if not 1 <= len(edges) <= 2:
-            raise ValueError(
-                f"`edges` must hold one or two 1D arrays (a 1D or 2D grid), got {len(edges)}"
-            )
-        for i, e in enumerate(edges):
-            check_bin_edges(e, f"edges[{i}]")
-        if coordinates is None:
-            coordinates = tuple(range(len(edges)))
-        elif isinstance(coordinates, (int, np.integer)):
-            coordinates = (int(coordinates),)
-        coordinates = tuple(int(c) for c in coordinates)
-        if len(coordinates) != len(edges):
-            raise ValueError(
-                f"`coordinates` {coordinates} must name one coordinate per edge array "
-                f"({len(edges)} given)"
-            )
-        _validate_burn_in(burn_in)
-        self.edges = edges
-        self.coordinates = coordinates
-        self.burn_in = int(burn_in)
+        self._set_binning(edges, burn_in, coordinates, fn)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The grid shape (number of bins along each coordinate)."""
-        return tuple(e.shape[0] - 1 for e in self.edges)
-
-    @property
-    def centres(self) -> tuple[Array, ...]:
-        """Bin centres along each coordinate."""
-        return tuple(0.5 * (e[1:] + e[:-1]) for e in self.edges)
-
-    def _select(self, x):
-        flat = x.reshape(x.shape[0], -1)
-        n = flat.shape[1]
-        bad = [c for c in self.coordinates if not -n <= c < n]
-        if bad:
-            raise ValueError(
-                f"`coordinates` {self.coordinates} out of range for an event of {n} "
-                f"coordinates (event shape {x.shape[1:]}, flattened)"
-            )
-        return flat[:, jnp.asarray(self.coordinates)]
-
-    def init(self, state, system=None):
-        del system
-        x = _first_leaf(state)
+    def init(self, state, system):
+        if not hasattr(system, "position"):
+            raise ValueError("`CurrentField` needs a system with a `position(state)` method")
+        x = system.position(state)
+        k = len(self.edges)
+        points = jax.eval_shape(self._points, x)
         dtype = jnp.result_type(x.dtype, *(e.dtype for e in self.edges))
         return {
-            "sum": jnp.zeros((*self.shape, len(self.coordinates)), dtype),
+            "sum": jnp.zeros((int(np.prod(self.shape)) + 1, k), dtype),
             "step": jnp.zeros((), jnp.int32),
-            "members": jnp.asarray(x.shape[0], jnp.int32),
+            "points": jnp.asarray(points.shape[0], jnp.int32),
         }
 
     def update(self, acc, before, after, system, t, dt):
-        if not hasattr(system, "position"):
-            raise ValueError("`CurrentField` needs a system with a `position(state)` method")
-        x0 = self._select(system.position(before))
-        x1 = self._select(system.position(after))
-        mid = 0.5 * (x0 + x1)
-        dx = (x1 - x0).astype(acc["sum"].dtype)
-        flat_index = jnp.zeros(mid.shape[0], jnp.int32)
-        inside = jnp.ones(mid.shape[0], bool)
-        for j, e in enumerate(self.edges):
-            e = e.astype(acc["sum"].dtype)
-            i = jnp.searchsorted(e, mid[:, j], side="right") - 1
-            inside = inside & (mid[:, j] >= e[0]) & (mid[:, j] < e[-1])
-            flat_index = flat_index * (e.shape[0] - 1) + jnp.clip(i, 0, e.shape[0] - 2)
-        n_bins = int(np.prod(self.shape))
+        del t, dt
+        p0 = self._points(system.position(before))
+        p1 = self._points(system.position(after))
+        half = (0.5 * (p1 - p0)).astype(acc["sum"].dtype)
+        size = acc["sum"].shape[0]
         active = acc["step"] >= self.burn_in
-        flat_index = jnp.where(inside & active, flat_index, n_bins)  # out of range: dropped
-        sums = acc["sum"].reshape(n_bins, -1).at[flat_index].add(dx, mode="drop")
-        return {**acc, "sum": sums.reshape(acc["sum"].shape), "step": acc["step"] + 1}
+        i0 = jnp.where(active, self._bin_index(p0), size)  # out of bounds: dropped
+        i1 = jnp.where(active, self._bin_index(p1), size)
+        sums = acc["sum"].at[i0].add(half, mode="drop").at[i1].add(half, mode="drop")
+        return {**acc, "sum": sums, "step": acc["step"] + 1}
 
     def finalise(self, acc, n_steps, dt):
+        del n_steps
         dtype = acc["sum"].dtype
-        widths = [jnp.diff(e).astype(dtype) for e in self.edges]
-        volume = widths[0] if len(widths) == 1 else widths[0][:, None] * widths[1][None, :]
         n_measured = jnp.maximum(acc["step"] - self.burn_in, 0).astype(dtype)
-        samples = n_measured * acc["members"].astype(dtype)
-        return acc["sum"] / (jnp.asarray(dt, dtype) * samples * volume[..., None])
+        samples = n_measured * acc["points"].astype(dtype)
+        k = len(self.edges)
+        sums = acc["sum"][:-1].reshape(*self.shape, k)  # the last row: outside the grid
+        volume = self._volume(dtype)
+        return sums / (jnp.asarray(dt, dtype) * samples * volume[..., None])
