@@ -531,6 +531,85 @@ def many_body(n, n_steps, repeats, with_jax_md):
 # --------------------------------------------------------------------------- machine
 
 
+def gradient_case(repeats, b=1024):
+    """Reverse mode through `simulate`: d<x^2>/dk of an OU ensemble (b = 1024, float32).
+
+    Compiled temporary memory of `jit(grad(loss))` (XLA's `memory_analysis()`, no run) at
+    1e3, 1e4 and 1e5 steps for the default checkpointed adjoint and for `DirectAdjoint`, and
+    the wall time of `jit(value_and_grad(loss))` over `jit(loss)` at 1e4 steps (median of
+    `repeats` alternating rounds after a warm-up).
+    """
+    import jax
+    import jax.numpy as jnp
+    import jax.random as jr
+
+    import jaxneq as jn
+
+    def make_loss(n_steps, adjoint):
+        def loss(k):
+            system = jn.langevin.Overdamped(lambda x: 0.5 * k * jnp.sum(x**2), temperature=1.0)
+            x0 = jnp.zeros((b, 1), jnp.float32)
+            result = jn.langevin.simulate(
+                system, x0, key=jr.key(0), dt=jnp.float32(1e-2), n_steps=n_steps, adjoint=adjoint
+            )
+            return jnp.mean(result.x**2)
+
+        return loss
+
+    k = jnp.float32(1.0)
+    adjoints = {
+        "checkpointed": jn.langevin.RecursiveCheckpointAdjoint(),
+        "direct": jn.langevin.DirectAdjoint(),
+    }
+    temp = {name: {} for name in adjoints}
+    for name, adjoint in adjoints.items():
+        for n_steps in (10**3, 10**4, 10**5):
+            compiled = jax.jit(jax.grad(make_loss(n_steps, adjoint))).lower(k).compile()
+            temp[name][f"steps_{n_steps:.0e}".replace("+0", "")] = int(
+                compiled.memory_analysis().temp_size_in_bytes
+            )
+    times = {}
+    for name, adjoint in adjoints.items():
+        forward = jax.jit(make_loss(10**4, adjoint))
+        both = jax.jit(jax.value_and_grad(make_loss(10**4, adjoint)))
+        jax.block_until_ready((forward(k), both(k)))
+        t_forward, t_both = [], []
+        for _ in range(repeats):
+            for fn, out in ((forward, t_forward), (both, t_both)):
+                t = time.perf_counter()
+                jax.block_until_ready(fn(k))
+                out.append(time.perf_counter() - t)
+        times[name] = {
+            "forward_s": float(np.median(t_forward)),
+            "value_and_grad_s": float(np.median(t_both)),
+            "ratio": float(np.median(t_both) / np.median(t_forward)),
+        }
+    ckpt = temp["checkpointed"]
+    return {
+        "case": f"d<x^2>/dk, OU k=1, T=1, dt=1e-2, b={b}, float32, x0=0",
+        "temp_bytes": temp,
+        "times_n1e4": times,
+        "grad_mem_ratio_steps_1e5_over_1e3": ckpt["steps_1e5"] / ckpt["steps_1e3"],
+        "grad_mem_ratio_steps_1e5_over_1e3_direct": temp["direct"]["steps_1e5"]
+        / temp["direct"]["steps_1e3"],
+        "grad_over_forward_n1e4": times["checkpointed"]["ratio"],
+        "grad_over_forward_n1e4_direct": times["direct"]["ratio"],
+    }
+
+
+GRADIENT_TARGETS = {"grad_mem_ratio_steps_1e5_over_1e3": 4.0, "grad_over_forward_n1e4": 5.0}
+
+
+def add_gradient_keys(result, repeats):
+    log("gradients: checkpointed vs direct adjoint, OU b = 1024")
+    grad = gradient_case(repeats)
+    result["gradients"] = grad
+    for key, bound in GRADIENT_TARGETS.items():
+        result[key] = grad[key]
+        result.setdefault("gradient_targets", {})[key] = f"<= {bound}"
+        result.setdefault("gradient_target_status", {})[key] = bool(grad[key] <= bound)
+
+
 def machine_info():
     import jax
 
@@ -582,6 +661,12 @@ def main(argv=None):
     )
     parser.add_argument("--repeats", type=int, default=10, help="best of this many rounds")
     parser.add_argument("--skip", default="", help="comma-separated implementations to skip")
+    parser.add_argument(
+        "--grad-only",
+        action="store_true",
+        help="only the reverse-mode keys (grad_mem_ratio_steps_1e5_over_1e3, "
+        "grad_over_forward_n1e4); about a minute on a CPU",
+    )
     parser.add_argument("--_mem-case", nargs=3, metavar=("NAME", "N", "STEPS"), dest="mem_case")
     parser.add_argument(
         "--_all-cores-case", nargs=3, metavar=("N", "STEPS", "REPEATS"), dest="all_cores_case"
@@ -596,6 +681,13 @@ def main(argv=None):
     if args.mem_case:
         name, n, steps = args.mem_case
         print(json.dumps(memory_case(name, int(float(n)), int(float(steps)))))
+        return 0
+
+    if args.grad_only:
+        result = {"benchmark": "jaxneq.langevin gradients", "machine": machine_info()}
+        add_gradient_keys(result, min(args.repeats, 5))
+        result["machine"]["load_average_at_end"] = list(os.getloadavg())
+        print(json.dumps(result, indent=1))
         return 0
 
     if args.full:
@@ -727,6 +819,8 @@ def main(argv=None):
             for name in ("jaxneq", "scan")
             if name in result["throughput"]
         }
+
+    add_gradient_keys(result, min(args.repeats, 5))
 
     targets = {
         "ratio_vs_scan_n1e5": (">=", 0.9),

@@ -64,3 +64,49 @@ def float_sum_error_bound(terms, dtype, term_errors=0.0):
     terms = terms[terms != 0]
     m = max(terms.size - 1, 0) * unit_roundoff(dtype)
     return m / (1 - m) * terms.sum() + float(np.sum(term_errors))
+
+
+def central_difference_step(third_derivative_bound, value_error):
+    """Step h and error bound of a central difference (f(x+h) - f(x-h)) / 2h.
+
+    The truncation error is at most h^2/6 max|f'''| and the rounding error at most
+    value_error / h, where value_error bounds the absolute error of each evaluation of f
+    (e.g. `float_sum_error_bound`, or a few u |f| for a smooth closed form). The h that
+    minimises their sum is (3 value_error / max|f'''|)^(1/3). Returns (h, bound); pass h to
+    `central_difference` and use the bound (plus the error of the gradient it is compared
+    with) as the absolute tolerance. The bound needs max|f'''| over [x - h, x + h]: f must
+    be C^3 there.
+    """
+    m3 = float(third_derivative_bound)
+    eps = float(value_error)
+    if m3 <= 0:
+        raise ValueError("`third_derivative_bound` must be > 0 (use an upper bound)")
+    h = (3 * eps / m3) ** (1 / 3)
+    return h, h * h * m3 / 6 + eps / h
+
+
+def assert_pytrees_bitwise_equal(a, b):
+    """Same structure, dtypes and shapes, and bit-for-bit the same leaves (NaNs included;
+    PRNG keys compared through their key data, non-numeric dtypes through their bytes)."""
+    import jax
+
+    leaves_a, tree_a = jax.tree_util.tree_flatten(a)
+    leaves_b, tree_b = jax.tree_util.tree_flatten(b)
+    assert tree_a == tree_b, (tree_a, tree_b)
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape, (x.dtype, y.dtype, x.shape, y.shape)
+        if x.dtype.kind not in "biu":  # bits: -0.0 != 0.0, NaN payloads and bfloat16 count
+            x, y = x.view(f"u{x.dtype.itemsize}"), y.view(f"u{y.dtype.itemsize}")
+        np.testing.assert_array_equal(x, y, strict=True)
+
+
+def compiled_temp_bytes(fun, *args):
+    """Temporary (scratch) bytes XLA allocates for `jax.jit(fun)(*args)`, from the compiled
+    executable's memory analysis: how memory claims (O(N), O(log n_steps)) are tested
+    without running the computation."""
+    import jax
+
+    return jax.jit(fun).lower(*args).compile().memory_analysis().temp_size_in_bytes

@@ -174,3 +174,20 @@ def test_traced_negative_active_diffusion_raises_under_jit():
 
     with pytest.raises(Exception, match="active_diffusion"):
         eqx.filter_jit(run)(jnp.asarray(-1.0)).block_until_ready()
+
+
+def test_leimkuhler_matthews_gives_the_exact_stationary_propulsion_variance_of_aoup():
+    # The propulsion u is an OU process with relaxation rate 1/tau and stationary variance
+    # D_a/tau; Leimkuhler–Matthews keeps it exact at dt = 0.2 tau (the noise is additive),
+    # where Euler–Maruyama gives D_a / (tau (1 - dt / (2 tau))), 11 % too wide.
+    tau, d_a, dt, b = 1.0, 0.8, 0.2, 20_000
+    system = jn.langevin.ActiveOU(persistence_time=tau, active_diffusion=d_a)
+    x0 = jnp.zeros((b, 1))
+    res = jn.langevin.simulate(
+        system, x0, key=jr.key(50), dt=dt, n_steps=100, method="leimkuhler_matthews"
+    )
+    var = float(jnp.var(res.state.propulsion))
+    exact = d_a / tau
+    se = exact * np.sqrt(2 / (b - 1))
+    assert abs(var - exact) < 5 * se, (var, exact, se)
+    assert d_a / (tau * (1 - dt / (2 * tau))) - exact > 10 * se  # EM's value is excluded

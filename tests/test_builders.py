@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from _stats import central_difference
 
 import jaxneq as jn
@@ -302,7 +301,9 @@ def test_blowtorch_ring_rates_are_the_documented_model():
         edges = jn.models.blowtorch_ring(hot, 16)
         np.testing.assert_allclose(edges.to_dense(), ring_model_rates(hot, 16)[1], rtol=1e-13)
     energy = ring_model_rates(1.0, 16)[0]
-    np.testing.assert_allclose(jn.models.blowtorch_ring_energies(16), energy, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        jn.models.blowtorch_ring_energies(16), energy, rtol=1e-13, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize("hot", [0.5, 1.0, 2.0, 6.0])

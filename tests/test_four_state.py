@@ -13,7 +13,7 @@ import pytest
 
 import jaxneq as jn
 from jaxneq.markov import stationary
-from jaxneq.models import four_state_chain
+from jaxneq.models import four_state_chain, four_state_stationary
 
 
 def ring_rates(r34):
@@ -138,3 +138,38 @@ def test_float32_smoke():
 def test_non_scalar_r34_is_rejected():
     with pytest.raises(ValueError, match="`r34` must be a scalar"):
         four_state_chain(jnp.ones(3))
+
+
+def test_closed_form_stationary_state_matches_the_brute_force_tree_theorem():
+    for r34 in R34_VALUES:
+        np.testing.assert_allclose(
+            four_state_stationary(r34), tree_theorem(ring_rates(r34)), rtol=1e-13
+        )
+
+
+def test_closed_form_ratio_gradient_matches_the_tree_theorem_finite_difference():
+    def exact_ratio(r):
+        p = four_state_stationary(r)
+        return p[0] / p[1]
+
+    for r34 in R34_VALUES:
+        h = 1e-5 * r34
+        reference = (tree_ratio(r34 + h) - tree_ratio(r34 - h)) / (2 * h)
+        assert float(jax.grad(exact_ratio)(jnp.float64(r34))) == pytest.approx(reference, rel=1e-7)
+    assert four_state_stationary(jnp.float32(2.0)).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("bad", [-0.5, np.nan, np.inf])
+@pytest.mark.parametrize("build", [four_state_chain, four_state_stationary])
+def test_r34_outside_its_range_is_rejected(bad, build):
+    with pytest.raises(
+        ValueError, match=r"`r34` \(the rate of the jump 3 -> 4\) must be finite and >= 0"
+    ):
+        build(bad)
+
+
+def test_traced_r34_is_checked_under_jit():
+    build = jax.jit(four_state_chain)
+    np.testing.assert_array_equal(build(2.0), ring_rates(2.0))
+    with pytest.raises(Exception, match="`r34` .* must be finite and >= 0"):
+        jax.block_until_ready(build(-1.0))

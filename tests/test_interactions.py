@@ -11,7 +11,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from _stats import central_difference, float_sum_error_bound, unit_roundoff
+from _stats import (
+    central_difference,
+    central_difference_step,
+    compiled_temp_bytes,
+    float_sum_error_bound,
+    unit_roundoff,
+)
 
 import jaxneq as jn
 
@@ -193,22 +199,16 @@ def test_pair_forces_match_central_finite_differences():
     for row in (0, 7, 19):
         # Along one coordinate, E''' of u(r(x)) with u''' = 0 inside the cutoff is
         # |3 u'' r' r'' + u' r'''| <= 3 k / (sigma^2 r) + 3 |u'| / r^2 at the smallest r in
-        # [r - h, r + h]; u is only C1 at r = sigma, so no pair may cross it within h. The
-        # step h balances the truncation h^2/6 max|E'''| with the rounding e_err / h.
-        r = near.r[(near.i == row) | (near.j == row)]
-
-        def third(h, r=r):
-            rm = r - h
-            return np.sum(
-                np.where(rm < sigma, 3 * k / (sigma**2 * rm) + 3 * k / (sigma * rm**2), 0)
-            )
-
-        h = (3 * e_err / third(1e-4)) ** (1 / 3)
-        assert h < 1e-4 and np.all(np.abs(r - sigma) > h) and np.all(r > h)
+        # [r - h, r + h] (bounded here for any h <= 1e-4); u is only C1 at r = sigma, so no
+        # pair may cross it within h.
+        r = near.r[(near.i == row) | (near.j == row)] - 1e-4
+        third = np.sum(np.where(r < sigma, 3 * k / (sigma**2 * r) + 3 * k / (sigma * r**2), 0))
+        h, fd_err = central_difference_step(third, e_err)
+        assert h < 1e-4 and np.all(np.abs(r + 1e-4 - sigma) > h) and np.all(r > 0)
         fd = central_difference(
             lambda v, row=row: e_fun(x.at[row, 0].set(v[0])), np.array([float(x[row, 0])]), h
         )[0]
-        tol = h**2 / 6 * third(h) + e_err / h + 2 * g_err[row, 0]
+        tol = fd_err + 2 * g_err[row, 0]
         np.testing.assert_allclose(grad[row, 0], fd, rtol=0, atol=tol)
 
 
@@ -304,8 +304,7 @@ def _compiled_temp_bytes(neighbours, n, density=0.8):
     nb = L.CellList(box, 1.0, capacity=8) if neighbours == "cells" else L.AllPairs(box)
     energy = L.PairEnergy(L.SoftRepulsion(), nb)
     x = _positions(jr.key(8), n, (side, side))
-    compiled = jax.jit(jax.value_and_grad(energy)).lower(x).compile()
-    return compiled.memory_analysis().temp_size_in_bytes
+    return compiled_temp_bytes(jax.value_and_grad(energy), x)
 
 
 def test_cell_list_compiled_memory_grows_linearly_with_particle_number():
@@ -385,3 +384,19 @@ def test_overdamped_system_accepts_a_cell_list_energy_as_potential():
     drift = _jit(system.drift)(x, 0.0)
     np.testing.assert_allclose(drift, -_jit(jax.grad(energy))(x))
     assert isinstance(energy, eqx.Module)
+
+
+def test_wca_all_pairs_and_box_float32_match_float64_reference():
+    box = L.Box(jnp.asarray((6.0, 5.0), jnp.float32))
+    x32 = _positions(jr.key(10), 40, (6.0, 5.0)).astype(jnp.float32)
+    pot = L.WCA(jnp.float32(1.0), jnp.float32(0.8))
+    energy = L.PairEnergy(pot, L.AllPairs(box))
+    e32, f32 = _jit(jax.value_and_grad(energy))(x32)
+    assert e32.dtype == f32.dtype == jnp.float32
+    assert box.displacement(x32[0], x32[1]).dtype == box.wrap(x32).dtype == jnp.float32
+    ref = _Pairs(np.asarray(x32, np.float64), (6.0, 5.0), True, float(pot.cutoff))
+    exact, bound = ref.energy_bound(_wca_numpy, jnp.float32)
+    assert exact > 0
+    np.testing.assert_allclose(float(e32), exact, rtol=0, atol=bound)
+    f_bound = ref.force_bound(_wca_numpy, jnp.float32)
+    assert np.all(np.abs(np.asarray(f32, np.float64) - ref.forces(_wca_numpy)) <= f_bound)

@@ -67,7 +67,9 @@ def test_heating_one_well_moves_probability_to_the_other_and_mirrors_under_vmap(
     for k, c in enumerate((-1.0, 1.0)):
         np.testing.assert_allclose(p[k], path_stationary(X, 2.0, c), rtol=1e-10)
     np.testing.assert_allclose(p[0], p[1][::-1], rtol=1e-10)
-    boltzmann_left = float(left(jn.markov.stationary(jn.models.blowtorch_double_well_chain(X, 0, 0))))
+    boltzmann_left = float(
+        left(jn.markov.stationary(jn.models.blowtorch_double_well_chain(X, 0, 0)))
+    )
     assert float(left(p[0])) < boltzmann_left < float(left(p[1]))
 
 

@@ -1,4 +1,8 @@
-"""Exact linear (Ornstein–Uhlenbeck) results: Lyapunov covariance, entropy production, heat."""
+"""Exact linear (Ornstein–Uhlenbeck) results: Lyapunov covariance, entropy production, heat.
+
+Deterministic tolerances are the forward-error bound of the dense solves behind them (see
+`_solve_rtol`); statistical ones come from the sample size via `tests/_stats.py`.
+"""
 
 import equinox as eqx
 import jax
@@ -7,6 +11,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
+from _stats import assert_within_stderr, unit_roundoff
 
 import jaxneq as jn
 from jaxneq.models import (
@@ -26,6 +31,32 @@ def _random_stable(n, seed):
     return A, D
 
 
+def _solve_rtol(A, dtype=np.float64):
+    """Relative forward error allowed between two backward-stable solutions of the
+    Lyapunov equation A C + C A^T = 2 D: the n^2 x n^2 Kronecker system I (x) A + A (x) I
+    solved densely has backward error ~ m u (m = n^2) and so forward error <= m u cond; x2
+    because jaxneq and the reference each carry one such error."""
+    A = np.asarray(A, np.float64)
+    n = A.shape[0]
+    op = np.kron(np.eye(n), A) + np.kron(A, np.eye(n))
+    return 2 * n * n * unit_roundoff(dtype) * np.linalg.cond(op)
+
+
+def _sigma_atol(A, D, dtype=np.float64):
+    """sigma = tr(A^T D^-1 A C) - tr(A) cancels to 0 at equilibrium: its absolute error is
+    _solve_rtol times the size of the two traces."""
+    A, D = np.asarray(A, np.float64), np.asarray(D, np.float64)
+    D = np.diag(D) if D.ndim == 1 else D
+    C = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
+    scale = abs(np.trace(A.T @ np.linalg.solve(D, A @ C))) + abs(np.trace(A))
+    return _solve_rtol(A, dtype) * scale
+
+
+# A coefficient taken by autodiff of a polynomial drift, and its reference written out here,
+# are each a handful (<= 8) of roundings away from the inputs.
+COEFFICIENT_RTOL = 16 * unit_roundoff(np.float64)
+
+
 def _pair_matrices(k, lam, T1, T2):
     A = np.array([[k + lam, -k], [-k, k + lam]])
     return A, np.array([T1, T2])
@@ -36,14 +67,16 @@ def test_stationary_covariance_matches_scipy_lyapunov_solver(n):
     A, D = _random_stable(n, seed=n)
     C = linear_stationary_covariance(jnp.asarray(A), jnp.asarray(D))
     C_ref = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
-    np.testing.assert_allclose(np.asarray(C), C_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(C), C_ref, rtol=0, atol=_solve_rtol(A) * np.abs(C_ref).max()
+    )
 
 
 def test_stationary_covariance_accepts_diagonal_diffusion_vector():
     A, T = _pair_matrices(1.3, 0.7, 2.0, 0.5)
     C_vec = linear_stationary_covariance(A, T)
     C_mat = linear_stationary_covariance(A, np.diag(T))
-    np.testing.assert_allclose(np.asarray(C_vec), np.asarray(C_mat), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(C_vec), np.asarray(C_mat), rtol=_solve_rtol(A))
 
 
 def test_two_temperature_entropy_production_matches_closed_form():
@@ -51,7 +84,7 @@ def test_two_temperature_entropy_production_matches_closed_form():
         A, T = _pair_matrices(k, lam, T1, T2)
         sigma = linear_entropy_production_rate(A, T)
         exact = k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam))
-        np.testing.assert_allclose(float(sigma), exact, rtol=1e-10)
+        np.testing.assert_allclose(float(sigma), exact, rtol=0, atol=_sigma_atol(A, T))
 
 
 def test_two_temperature_heat_flow_matches_closed_form_and_first_law():
@@ -59,9 +92,9 @@ def test_two_temperature_heat_flow_matches_closed_form_and_first_law():
     A, T = _pair_matrices(k, lam, T1, T2)
     q = np.asarray(linear_heat_rates(A, T))
     current = k**2 * (T1 - T2) / (2 * (k + lam))
-    np.testing.assert_allclose(q, [-current, current], rtol=1e-10)
+    np.testing.assert_allclose(q, [-current, current], rtol=_solve_rtol(A))
     np.testing.assert_allclose(
-        q[0] / T1 + q[1] / T2, float(linear_entropy_production_rate(A, T)), rtol=1e-10
+        q[0] / T1 + q[1] / T2, float(linear_entropy_production_rate(A, T)), atol=_sigma_atol(A, T)
     )
 
 
@@ -72,20 +105,20 @@ def test_entropy_production_rate_equals_total_rate_of_local_mean_velocity():
     G = -A + D @ np.linalg.inv(C)
     total = np.trace(G.T @ np.linalg.inv(D) @ G @ C)
     sigma = linear_entropy_production_rate(A, D)
-    np.testing.assert_allclose(float(sigma), total, rtol=1e-8)
+    np.testing.assert_allclose(float(sigma), total, rtol=0, atol=_sigma_atol(A, D))
 
 
 def test_entropy_production_vanishes_under_detailed_balance():
     # Equal temperatures: D^-1 A symmetric, equilibrium.
     A, T = _pair_matrices(1.0, 0.5, 1.7, 1.7)
-    assert abs(float(linear_entropy_production_rate(A, T))) < 1e-12
+    assert abs(float(linear_entropy_production_rate(A, T))) <= _sigma_atol(A, T)
     # A gradient system with a non-diagonal mobility: A = M K, D = M T.
     rng = np.random.default_rng(0)
     B = rng.normal(size=(4, 4))
     K = B @ B.T + np.eye(4)
     M = np.diag([0.5, 1.0, 2.0, 3.0])
     sigma = linear_entropy_production_rate(M @ K, 1.3 * M)
-    assert abs(float(sigma)) < 1e-10
+    assert abs(float(sigma)) <= _sigma_atol(M @ K, 1.3 * M)
 
 
 def test_bead_chain_entropy_production_is_positive_with_a_temperature_gradient():
@@ -94,8 +127,9 @@ def test_bead_chain_entropy_production_is_positive_with_a_temperature_gradient()
     A[0, 0] = A[-1, -1] = 1.5
     T = np.linspace(1.0, 3.0, N)
     q = np.asarray(linear_heat_rates(A, T))
-    assert float(linear_entropy_production_rate(A, T)) > 0
-    np.testing.assert_allclose(q.sum(), 0.0, atol=1e-12)  # first law in the steady state
+    assert float(linear_entropy_production_rate(A, T)) > _sigma_atol(A, T)
+    # first law in the steady state: the heat flows cancel, to the error of each flow
+    np.testing.assert_allclose(q.sum(), 0.0, atol=_solve_rtol(A) * np.abs(q).sum())
 
 
 def test_entropy_production_gradient_matches_closed_form_derivative():
@@ -108,7 +142,10 @@ def test_entropy_production_gradient_matches_closed_form_derivative():
     T1 = 2.5
     # d/dT1 of k^2 (T1 - T2)^2 / (2 T1 T2 (k + lam)) = k^2 (T1^2 - T2^2) / (2 T1^2 T2 (k + lam))
     exact = k**2 * (T1**2 - T2**2) / (2 * T1**2 * T2 * (k + lam))
-    np.testing.assert_allclose(float(jax.grad(sigma)(jnp.asarray(T1))), exact, rtol=1e-8)
+    A = np.array([[k + lam, -k], [-k, k + lam]])
+    np.testing.assert_allclose(
+        float(jax.grad(sigma)(jnp.asarray(T1))), exact, rtol=0, atol=_sigma_atol(A, [T1, T2])
+    )
 
 
 def test_linear_helpers_work_under_jit_and_vmap_over_temperatures():
@@ -117,7 +154,8 @@ def test_linear_helpers_work_under_jit_and_vmap_over_temperatures():
     Ts = jnp.stack([T1, jnp.ones_like(T1)], axis=1)
     sig = jax.jit(jax.vmap(lambda T: linear_entropy_production_rate(A, T)))(Ts)
     exact = (T1 - 1.0) ** 2 / (4 * T1)
-    np.testing.assert_allclose(np.asarray(sig), np.asarray(exact), rtol=1e-10, atol=1e-14)
+    atol = max(_sigma_atol(A, T) for T in np.asarray(Ts))
+    np.testing.assert_allclose(np.asarray(sig), np.asarray(exact), rtol=0, atol=atol)
 
 
 def test_linear_helpers_float32_smoke():
@@ -127,7 +165,7 @@ def test_linear_helpers_float32_smoke():
     s = linear_entropy_production_rate(A, T)
     q = linear_heat_rates(A, T)
     assert C.dtype == s.dtype == q.dtype == jnp.float32
-    np.testing.assert_allclose(float(s), 0.125, rtol=1e-5)
+    np.testing.assert_allclose(float(s), 0.125, rtol=0, atol=_sigma_atol(A, T, np.float32))
 
 
 def test_unstable_drift_matrix_raises():
@@ -157,11 +195,14 @@ def test_two_temperature_pair_coefficients_are_the_spring_and_trap_matrices():
     A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 2)))
     # flattened order (r1x, r1y, r2x, r2y): each spatial component couples to its partner
     A_ref = mobility * np.kron(np.array([[k + lam, -k], [-k, k + lam]]), np.eye(2))
-    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(D), mobility * np.array([T1, T1, T2, T2]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=COEFFICIENT_RTOL)
+    D_ref = mobility * np.array([T1, T1, T2, T2])
+    np.testing.assert_allclose(np.asarray(D), D_ref, rtol=COEFFICIENT_RTOL)
     # sigma is additive over the spatial dimensions and independent of the mobility scale
     exact = 2 * k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam)) * mobility
-    np.testing.assert_allclose(float(linear_entropy_production_rate(A, D)), exact, rtol=1e-9)
+    np.testing.assert_allclose(
+        float(linear_entropy_production_rate(A, D)), exact, rtol=0, atol=_sigma_atol(A_ref, D_ref)
+    )
 
 
 def test_bead_chain_coefficients_are_a_tridiagonal_rouse_matrix():
@@ -170,22 +211,25 @@ def test_bead_chain_coefficients_are_a_tridiagonal_rouse_matrix():
     A_ref = 2.0 * (2 * np.eye(4) - np.eye(4, k=1) - np.eye(4, k=-1)) + 0.3 * np.eye(4)
     A_ref[0, 0] -= 2.0
     A_ref[-1, -1] -= 2.0
-    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(np.asarray(D), T, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(A), A_ref, rtol=COEFFICIENT_RTOL)
+    np.testing.assert_allclose(np.asarray(D), T, rtol=COEFFICIENT_RTOL)
     # a chain of two beads is the two-temperature pair
     pair = jn.models.two_temperature_pair(1.0, 0.5, 3.0, 1.0)
     chain = jn.models.bead_chain(np.array([3.0, 1.0]), k=1.0, lam=0.5)
     x = jr.normal(jr.key(0), (2, 1))
-    np.testing.assert_allclose(np.asarray(pair.drift(x, 0.0)), np.asarray(chain.drift(x, 0.0)))
+    np.testing.assert_allclose(
+        np.asarray(pair.drift(x, 0.0)), np.asarray(chain.drift(x, 0.0)), rtol=COEFFICIENT_RTOL
+    )
 
 
 def test_ornstein_uhlenbeck_coefficients_and_equilibrium_covariance():
     system = jn.models.ornstein_uhlenbeck(stiffness=jnp.array([1.0, 4.0]), temperature=0.5)
     A, D = jn.models.linear_coefficients(system, jnp.zeros(2))
-    np.testing.assert_allclose(np.asarray(A), np.diag([1.0, 4.0]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(A), np.diag([1.0, 4.0]), rtol=COEFFICIENT_RTOL)
     C = linear_stationary_covariance(A, D)
-    np.testing.assert_allclose(np.asarray(C), np.diag([0.5, 0.125]), rtol=1e-12)  # T / k
-    assert abs(float(linear_entropy_production_rate(A, D))) < 1e-12
+    C_ref = np.diag([0.5, 0.125])  # T / k
+    np.testing.assert_allclose(np.asarray(C), C_ref, rtol=0, atol=_solve_rtol(A) * 0.5)
+    assert abs(float(linear_entropy_production_rate(A, D))) <= _sigma_atol(A, D)
 
 
 def test_stationary_samples_have_the_lyapunov_mean_and_covariance():
@@ -196,11 +240,11 @@ def test_stationary_samples_have_the_lyapunov_mean_and_covariance():
     flat = np.asarray(x).reshape(n, 2)
     A, D = jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
     C = np.asarray(linear_stationary_covariance(A, D))
-    # 5 standard errors: se of a sample mean sqrt(C_ii / n), of a covariance entry
-    # sqrt((C_ii C_jj + C_ij^2) / n) for Gaussian data
-    np.testing.assert_array_less(np.abs(flat.mean(0)), 5 * np.sqrt(np.diag(C) / n))
+    # standard errors for Gaussian data: of a sample mean sqrt(C_ii / n), of a covariance
+    # entry sqrt((C_ii C_jj + C_ij^2) / n)
+    assert_within_stderr(flat.mean(0), np.sqrt(np.diag(C) / n), 0.0)
     se_cov = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)
-    np.testing.assert_array_less(np.abs(np.cov(flat.T) - C), 5 * se_cov)
+    assert_within_stderr(np.cov(flat.T), se_cov, C)
 
 
 def test_stationary_samples_follow_a_constant_force_offset():
@@ -208,8 +252,10 @@ def test_stationary_samples_follow_a_constant_force_offset():
     system = jn.langevin.Overdamped(
         lambda x: jnp.sum(x**2), force=lambda x: jnp.array([1.0, -2.0]), temperature=0.3
     )
-    x = jn.models.linear_stationary_samples(system, jnp.zeros(2), key=jr.key(2), n=4000)
-    np.testing.assert_allclose(np.asarray(x).mean(0), [0.5, -1.0], atol=5 * np.sqrt(0.15 / 4000))
+    n = 4000
+    x = jn.models.linear_stationary_samples(system, jnp.zeros(2), key=jr.key(2), n=n)
+    # U = |x|^2: stiffness 2, variance T / 2 = 0.15 per coordinate
+    assert_within_stderr(np.asarray(x).mean(0), np.sqrt(0.15 / n), [0.5, -1.0])
 
 
 def test_sigma_from_a_system_under_jit_vmap_and_grad_over_temperature():
@@ -220,14 +266,16 @@ def test_sigma_from_a_system_under_jit_vmap_and_grad_over_temperature():
         )
 
     T1 = jnp.array([0.5, 1.0, 2.0, 4.0])
+    A = np.array([[2.0, -1.0], [-1.0, 2.0]])
+    atol = max(_sigma_atol(A, [t, 1.0]) for t in np.asarray(T1))
     np.testing.assert_allclose(
         np.asarray(jax.jit(jax.vmap(sigma))(T1)),
         np.asarray((T1 - 1) ** 2 / (4 * T1)),
-        rtol=1e-9,
-        atol=1e-14,
+        rtol=0,
+        atol=atol,
     )
     # d sigma / d T1 = (T1^2 - 1) / (4 T1^2)
-    np.testing.assert_allclose(float(jax.grad(sigma)(2.0)), 3 / 16, rtol=1e-9)
+    np.testing.assert_allclose(float(jax.grad(sigma)(2.0)), 3 / 16, rtol=0, atol=atol)
 
 
 def test_models_float32_smoke():
@@ -235,7 +283,8 @@ def test_models_float32_smoke():
     pair = jn.models.two_temperature_pair(f32(1.0), f32(1.0), f32(2.0), f32(1.0))
     A, D = jn.models.linear_coefficients(pair, jnp.zeros((2, 1), f32))
     assert A.dtype == D.dtype == f32
-    np.testing.assert_allclose(float(linear_entropy_production_rate(A, D)), 0.125, rtol=1e-5)
+    atol = _sigma_atol(np.asarray(A), np.asarray(D), np.float32)
+    np.testing.assert_allclose(float(linear_entropy_production_rate(A, D)), 0.125, atol=atol)
     x = jn.models.linear_stationary_samples(pair, jnp.zeros((2, 1), f32), key=jr.key(3), n=8)
     assert x.dtype == f32
     chain = jn.models.bead_chain(jnp.array([1.0, 2.0, 3.0], f32))
@@ -266,5 +315,5 @@ def test_model_factories_reject_bad_arguments():
         jn.models.two_temperature_pair(dim=0)
     with pytest.raises(ValueError, match="`temperatures`"):
         jn.models.bead_chain(jnp.ones((2, 2)))
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="`T1`"):
         jn.models.two_temperature_pair(T1=-1.0)

@@ -20,6 +20,8 @@ global index (Langevin noise drawn over the global shape with partitionable thre
 Gillespie member i uses `fold_in(key, i)`) and no result reduces across members.
 
 Every subprocess has a timeout, so a hung coordinator fails the test instead of hanging it.
+About 25 s of CPU time in all (two JAX start-ups and the compilations in each process, then
+the reference); marked slow because on two busy cores its wall time exceeds 30 s.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import numpy as np
 import pytest
 
 import jaxneq as jn
+
+pytestmark = pytest.mark.slow
 
 N_PROCESSES = 2
 DEVICES_PER_PROCESS = 2

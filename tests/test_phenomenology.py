@@ -6,6 +6,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.integrate
+from _stats import N_SE, assert_within_stderr, mean_and_stderr
 
 import jaxneq as jn
 
@@ -34,13 +35,13 @@ def test_exact_chase_statistics_match_scipy_quadrature():
 
 def test_hot_cold_pair_centre_of_mass_drifts_from_hot_to_cold_particle():
     chase = _chase_run(2.0, 0.1)
-    v, se = float(jnp.mean(chase.velocity)), float(jnp.std(chase.velocity) / np.sqrt(400))
+    v, se = mean_and_stderr(chase.velocity)
     exact = M.hot_cold_pair_chase_speed(2.0, 0.1, 10.0, 1.0, box_size=3.0)
     # sign and nonzero speed far beyond statistical error
-    assert v > 10 * se and float(chase.speed) > 10 * float(chase.stderr)
-    # magnitude: exact within 5 SE plus 3 % for the time step (stiff repulsion, dt k = 0.02)
-    assert abs(v - float(exact["velocity"])) < 5 * se + 0.03 * float(exact["velocity"])
-    assert abs(float(chase.speed - exact["speed"])) < 5 * chase.stderr + 0.03 * exact["speed"]
+    assert v > N_SE * se and float(chase.speed) > N_SE * float(chase.stderr)
+    # magnitude: the exact stationary values within their standard errors
+    assert_within_stderr(v, se, exact["velocity"])
+    assert_within_stderr(chase.speed, chase.stderr, exact["speed"])
 
 
 def test_hot_cold_pair_has_no_chase_at_equal_temperatures():
@@ -55,24 +56,38 @@ def test_hot_cold_pair_chase_speed_gradient_matches_finite_difference():
     np.testing.assert_allclose(g, (fn(2.0 + h) - fn(2.0 - h)) / (2 * h), rtol=1e-6)
 
 
-def _ratchet_current(T_hot, T_cold, b=500, n=12000, dt=2e-3):
-    system = M.sawtooth_ratchet_pair(T_hot, T_cold)
+def _ratchet_current(T_hot, T_cold, asymmetry=0.2, b=500, n=12000, dt=2e-3):
+    system = M.sawtooth_ratchet_pair(T_hot, T_cold, asymmetry=asymmetry)
     x0 = jr.uniform(jr.key(2), (b, 2, 1)) * 2.0
     res = jn.langevin.simulate(system, x0, key=jr.key(3), dt=dt, n_steps=n, save_every=n // 4)
     # current after a burn-in of n/4 steps: centre-of-mass velocity of each member
     v = np.asarray(jnp.mean(res.trajectory[-1] - res.trajectory[1], axis=(1, 2)))
-    v = v / (0.75 * n * dt)
-    return v.mean(), v.std() / np.sqrt(b)
+    return mean_and_stderr(v / (0.75 * n * dt))
 
 
-def test_two_temperature_sawtooth_ratchet_carries_a_current():
+# No closed form is known for the current of this ratchet (a two-particle, two-temperature
+# Fokker–Planck problem), so its magnitude is not checked; what is exact: it vanishes at
+# equal temperatures (Boltzmann), and the mirror x -> -x maps the sawtooth of asymmetry a
+# onto the one of asymmetry 1 - a, so the current changes sign with the same magnitude.
+
+
+def test_two_temperature_sawtooth_ratchet_current_runs_towards_the_nearer_barrier_top():
+    # asymmetry 0.2: from a minimum the barrier top is 0.2 periods away in +x and 0.8 in -x;
+    # the hot particle's kicks carry the cold one over the nearer top, so the current is > 0.
     v, se = _ratchet_current(2.0, 0.1)
-    assert abs(v) > 5 * se
+    assert v > N_SE * se, (v, se)
+
+
+def test_mirrored_sawtooth_reverses_the_ratchet_current():
+    v, se = _ratchet_current(2.0, 0.1, asymmetry=0.2)
+    v_mirror, se_mirror = _ratchet_current(2.0, 0.1, asymmetry=0.8)
+    assert v_mirror < -N_SE * se_mirror
+    assert_within_stderr(v_mirror, np.hypot(se, se_mirror), -v)
 
 
 def test_sawtooth_ratchet_current_vanishes_at_equal_temperatures():
     v, se = _ratchet_current(1.0, 1.0)
-    assert abs(v) < 5 * se
+    assert_within_stderr(v, se, 0.0)
 
 
 def test_sawtooth_potential_shape():
@@ -104,8 +119,9 @@ def test_demixing_order_parameter_of_separated_and_random_configurations():
     assert abs(float(psis.mean())) < 5 * float(psis.std()) / 20
 
 
-def _mixture_psi(T_hot, n=3000, n_particles=128, b=16):
-    """Demixing order parameter [len(T_hot), b], averaged over the last 3 quarters' ends."""
+def _mixture_psi(T_hot, n=1500, n_particles=64, b=16):
+    """Demixing order parameter [len(T_hot), b] (T_cold = 0.05), averaged over the last
+    two of four snapshots."""
     box = float(np.sqrt(n_particles / 0.9))  # number density 0.9
     half = n_particles // 2
     is_hot = jnp.arange(n_particles) < half
@@ -118,22 +134,28 @@ def _mixture_psi(T_hot, n=3000, n_particles=128, b=16):
         psi = jax.vmap(jax.vmap(lambda x: M.demixing_order_parameter(x, is_hot, cells)))
         return psi(res.trajectory[2:]).mean(0)
 
-    return jax.jit(jax.vmap(run))(jnp.asarray(T_hot))
+    return np.asarray(jax.jit(jax.vmap(run))(jnp.asarray(T_hot)))
 
 
-def test_hot_cold_mixture_demixing_grows_with_temperature_ratio():
-    # T_hot / T_cold = 1: the labels are exchangeable, so psi = 0 exactly in expectation
+def test_hot_cold_mixture_demixes_at_a_temperature_ratio_of_thirty():
+    # At T_hot / T_cold = 1 the labels are exchangeable, so psi = 0 exactly in expectation
     # (checked by relabelling in the test above; simulated in the slow test below).
-    # T_hot / T_cold = 100: the order parameter is positive far beyond its error.
-    psi = np.asarray(_mixture_psi([5.0], n=2000, b=8))[0]
-    assert psi.mean() > 5 * psi.std(ddof=1) / np.sqrt(psi.size), psi
+    psi, se = mean_and_stderr(_mixture_psi([1.5])[0])
+    assert psi > N_SE * se, (psi, se)
 
 
 @pytest.mark.slow
-def test_large_hot_cold_mixture_demixes_only_with_two_temperatures():
-    psi = np.asarray(_mixture_psi([0.05, 5.0], n=6000, n_particles=2000, b=1))[:, 0]
-    assert abs(psi[0]) < 0.04  # equal temperatures: psi = 0 up to ~0.01 noise (N = 2000)
-    assert psi[1] > 0.05 and psi[1] > psi[0] + 0.04
+def test_hot_cold_mixture_demixing_grows_with_temperature_ratio():
+    # T_hot / T_cold = 1, 10, 30: psi = 0 (exchangeable labels), then increasing. The three
+    # runs share their initial states and noise (common random numbers), so each increase is
+    # tested member by member (paired differences, whose errors are smaller). (At ratio 100
+    # and these short times the soft repulsion lets hot particles through each other and psi
+    # is lower again.)
+    psi = _mixture_psi([0.05, 0.5, 1.5], b=48)
+    mean, se = mean_and_stderr(psi[0])
+    assert_within_stderr(mean, se, 0.0)
+    steps, steps_se = mean_and_stderr(np.diff(psi, axis=0).T)
+    assert np.all(steps > N_SE * steps_se), (steps, steps_se)
 
 
 def test_phenomenology_models_run_in_float32():
@@ -158,3 +180,44 @@ def test_phenomenology_arguments_are_validated():
     with pytest.raises(ValueError, match="is_hot"):
         cells = jn.langevin.CellList(jn.langevin.Box((5.0, 5.0)), 1.0, 8)
         M.demixing_order_parameter(jnp.zeros((4, 2)), jnp.ones(3, bool), cells)
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: M.hot_cold_pair(T_hot=-1.0), r"`T_hot` must be finite and > 0, got -1.0"),
+        (lambda: M.hot_cold_pair(T_cold=0.0), r"`T_cold` must be finite and > 0, got 0.0"),
+        (lambda: M.hot_cold_pair(k=-1.0), r"`k` must be finite and >= 0"),
+        (lambda: M.hot_cold_pair(sigma=0.0), r"`sigma` must be finite and > 0"),
+        (lambda: M.hot_cold_pair(box_size=1.5), r"`box_size` must be finite and >= 2 sigma"),
+        (lambda: M.hot_cold_pair(dim=0), r"`dim` must be a positive int"),
+        (lambda: M.hot_cold_pair_chase_speed(1.0, np.nan), r"`T_cold` must be finite"),
+        (lambda: M.hot_cold_pair_chase_speed(1.0, 1.0, n_quad=1), r"`n_quad` must be an int"),
+        (
+            lambda: M.sawtooth_ratchet_pair(asymmetry=1.5),
+            r"`asymmetry` must be finite and > 0 and < 1",
+        ),
+        (lambda: M.sawtooth_ratchet_pair(asymmetry=0.0), r"`asymmetry` must be finite and > 0"),
+        (lambda: M.sawtooth_ratchet_pair(period=-1.0), r"`period` must be finite and > 0"),
+        (lambda: M.sawtooth_ratchet_pair(barrier=-1.0), r"`barrier` must be finite and >= 0"),
+        (lambda: M.sawtooth_ratchet_pair(sigma=1.5), r"`sigma` must be at most half the ring"),
+        (lambda: M.sawtooth_ratchet_pair(ring_periods=0), r"`ring_periods` must be an int >= 1"),
+        (lambda: M.hot_cold_mixture(2, 2, 1.0, -1.0, 10.0), r"`T_cold` must be finite and > 0"),
+        (lambda: M.hot_cold_mixture(2, 2, 1.0, 1.0, 1.0), r"`box_size` must be finite and >= 2"),
+        (lambda: M.hot_cold_mixture(2, 2, 1.0, 1.0, 10.0, capacity=0), r"`capacity` must be"),
+        (lambda: M.RunAndChase(burn_in=-1), r"`burn_in` must be an int >= 0"),
+    ],
+)
+def test_out_of_range_arguments_raise_naming_the_argument_and_the_range(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_traced_temperatures_are_checked_under_jit():
+    build = jax.jit(lambda t: M.hot_cold_pair(t, 0.1).temperature)
+    np.testing.assert_allclose(build(2.0), [[2.0], [0.1]])
+    with pytest.raises(Exception, match="`T_hot` must be finite and > 0"):
+        jax.block_until_ready(build(-2.0))
+    speed = jax.jit(lambda a: M.hot_cold_pair_chase_speed(2.0, 0.1, k=a)["speed"])
+    with pytest.raises(Exception, match="`k` must be finite and >= 0"):
+        jax.block_until_ready(speed(-1.0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -422,3 +423,146 @@ def test_float32_smoke():
     assert res.observables["p"].shape == (6, 6)
     over = jn.langevin.simulate(_ou(), x0, key=jr.key(15), dt=0.01, n_steps=20, method="heun")
     assert over.x.dtype == jnp.float32
+
+
+# --------------------------------------------------------------------------------------
+# traced or eager: decided from the arguments, public JAX only
+
+
+def test_simulate_inside_jit_vmap_and_grad_gives_the_eager_numbers():
+    x0 = jr.normal(jr.key(20), (8, 1))
+    kwargs = dict(key=jr.key(21), dt=0.01, n_steps=30)
+
+    def final_x(k):  # the system closes over k: traced under vmap/grad, concrete eagerly
+        system = jn.langevin.Overdamped(lambda x: 0.5 * k * jnp.sum(x**2), temperature=0.5)
+        return jn.langevin.simulate(system, x0, **kwargs).x
+
+    # (not bitwise: eagerly k is a compile-time constant that XLA may fold)
+    ks = jnp.array([0.5, 2.0])
+    eager = [final_x(float(k)) for k in ks]
+    close = dict(rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(jax.jit(final_x)(ks[1]), eager[1], **close)
+    swept = jax.vmap(final_x)(ks)
+    for i in range(2):
+        np.testing.assert_allclose(swept[i], eager[i], **close)
+    # under grad the closed-over k is a tracer hidden in a closure: found, traced path taken
+    grad = jax.grad(lambda k: jnp.sum(final_x(k)))(1.0)
+    h = 1e-6
+    reference = (jnp.sum(final_x(1.0 + h)) - jnp.sum(final_x(1.0 - h))) / (2 * h)
+    np.testing.assert_allclose(grad, reference, rtol=1e-6)
+
+
+def test_tracer_hidden_in_a_partial_or_default_argument_selects_the_traced_path():
+    import functools as ft
+
+    def potential(x, k):
+        return 0.5 * k * jnp.sum(x**2)
+
+    def run(k, how):
+        fn = ft.partial(potential, k=k) if how == "partial" else (lambda x, k=k: potential(x, k))
+        system = jn.langevin.Overdamped(fn)
+        x0 = jnp.ones((2, 1))
+        return jnp.sum(jn.langevin.simulate(system, x0, key=jr.key(0), dt=0.01, n_steps=5).x)
+
+    for how in ("partial", "default"):
+        assert np.isfinite(jax.grad(run)(1.0, how))
+
+
+# --------------------------------------------------------------------------------------
+# integrators with auxiliary state
+
+
+class _PreviousNoiseScheme(jn.langevin.AbstractIntegrator):
+    """Test-local integrator with aux: the Leimkuhler–Matthews overdamped step
+    x' = x + a dt + b sqrt(dt) (xi_prev + xi) / 2, carrying xi to the next step."""
+
+    def init(self, system, state, key):
+        del system
+        return jr.normal(key, state.shape, state.dtype)
+
+    def step(self, system, state, aux, t, dt, key):
+        xi = jr.normal(key, state.shape, state.dtype)
+        a = jax.vmap(system.drift, in_axes=(0, None))(state, t)
+        b = jax.vmap(system.diffusion, in_axes=(0, None))(state, t)
+        return state + a * dt + b * jnp.sqrt(dt) * 0.5 * (aux + xi), xi
+
+
+class _SeesOnlyPositions(eqx.Module):
+    """A user observable that records the shape and type of what it is given."""
+
+    def init(self, state, system):
+        assert isinstance(state, jax.Array) and isinstance(system, jn.langevin.AbstractSystem)
+        return jnp.zeros(state.shape, state.dtype)
+
+    def update(self, acc, before, after, system, t, dt):
+        assert isinstance(after, jax.Array) and after.shape == before.shape == acc.shape
+        return acc + after
+
+    def finalise(self, acc, n_steps, dt):
+        return acc / n_steps
+
+
+def test_integrator_with_aux_state_takes_its_first_noise_from_the_aux_stream():
+    system, key, dt = _ou(k=1.0, T=0.5), jr.key(30), 0.01
+    x0 = jr.normal(jr.key(31), (5, 1))
+    res = jn.langevin.simulate(system, x0, key=key, dt=dt, n_steps=1, method=_PreviousNoiseScheme())
+    xi0 = jr.normal(jr.fold_in(key, 2**32 - 2), x0.shape)
+    xi1 = jr.normal(jr.fold_in(key, 0), x0.shape)
+    expected = x0 - x0 * dt + np.sqrt(2 * 0.5) * np.sqrt(dt) * 0.5 * (xi0 + xi1)
+    np.testing.assert_allclose(res.x, expected, rtol=1e-13, atol=1e-15)
+
+
+def test_integrator_aux_is_carried_checkpointed_and_hidden_from_observables(tmp_path, monkeypatch):
+    x0 = jr.normal(jr.key(32), (6, 1))
+    kwargs = dict(
+        key=jr.key(33),
+        dt=0.01,
+        n_steps=40,
+        method=_PreviousNoiseScheme(),
+        observables={"m": _SeesOnlyPositions()},
+    )
+    reference = jn.langevin.simulate(_ou(), x0, **kwargs)
+    jitted = jax.jit(lambda x0: jn.langevin.simulate(_ou(), x0, **kwargs))(x0)
+    _assert_bitwise((reference.x, reference.observables), (jitted.x, jitted.observables))
+
+    path = tmp_path / "aux.npz"
+    real_save, calls = _driver.save_checkpoint, []
+
+    def crash_after_two(p, tree, meta):
+        real_save(p, tree, meta)
+        calls.append(meta["step"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(_driver, "save_checkpoint", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        jn.langevin.simulate(_ou(), x0, chunk_size=10, checkpoint=path, **kwargs)
+    monkeypatch.setattr(_driver, "save_checkpoint", real_save)
+    resumed = jn.langevin.simulate(_ou(), x0, chunk_size=10, checkpoint=path, **kwargs)
+    _assert_bitwise((reference.x, reference.observables), (resumed.x, resumed.observables))
+
+
+# --------------------------------------------------------------------------------------
+# a diverging member of a vmapped batch of systems
+
+
+def _final_x_with_threshold(threshold):
+    # member 3 walks +1 per step from 45.05; the force is NaN beyond `threshold`
+    system = jn.langevin.Overdamped(
+        force=lambda x: jnp.where(x > threshold, jnp.nan, 1.0), temperature=1e-30
+    )
+    return jn.langevin.simulate(system, _exploding_x0(), key=jr.key(0), dt=1.0, n_steps=20).x
+
+
+def test_diverging_member_of_a_vmapped_batch_raises_naming_the_ensemble_member():
+    thresholds = jnp.array([1e3, 50.0, 1e3])
+    with pytest.raises(Exception, match="member 3 \\(of 6\\) became non-finite"):
+        jax.block_until_ready(jax.vmap(_final_x_with_threshold)(thresholds))
+
+
+def test_with_eqx_on_error_nan_only_the_diverged_batch_element_becomes_nan(monkeypatch):
+    monkeypatch.setenv("EQX_ON_ERROR", "nan")
+    thresholds = jnp.array([1e3, 50.0, 1e3])
+    out = np.asarray(jax.jit(jax.vmap(_final_x_with_threshold))(thresholds))
+    assert np.all(np.isnan(out[1]))
+    assert np.all(np.isfinite(out[[0, 2]]))

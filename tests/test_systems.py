@@ -46,10 +46,13 @@ def test_overdamped_drift_of_a_vector_field_uses_the_diagonal_of_its_jacobian():
     np.testing.assert_allclose(system.drift(x, 0.0), [1.0, -1.0])
 
 
-def test_one_and_two_argument_potentials_and_forces_are_detected():
+def test_plain_callables_are_static_and_time_dependent_ones_see_the_time():
     x = jnp.array([1.0, 2.0])
     static = jn.langevin.Overdamped(harmonic, force=lambda x: 2 * x)
-    moving = jn.langevin.Overdamped(lambda x, t: 0.5 * jnp.sum((x - t) ** 2), force=lambda x, t: t)
+    moving = jn.langevin.Overdamped(
+        jn.langevin.TimeDependent(lambda x, t: 0.5 * jnp.sum((x - t) ** 2)),
+        force=jn.langevin.TimeDependent(lambda x, t: t),
+    )
     np.testing.assert_allclose(static.total_force(x, 5.0), -x + 2 * x)
     np.testing.assert_allclose(moving.total_force(x, 3.0), -(x - 3.0) + 3.0)
     np.testing.assert_allclose(jn.langevin.Overdamped().total_force(x), 0.0)
@@ -172,3 +175,68 @@ def test_underdamped_euler_maruyama_runs_in_float32():
     )
     assert res.state.x.dtype == res.state.v.dtype == jnp.float32
     assert np.all(np.isfinite(np.asarray(res.state.v)))
+
+
+# --------------------------------------------------------------------------------------
+# model factories validate their documented ranges
+
+
+_BAD_MODEL_ARGUMENTS = [
+    (jn.models.ornstein_uhlenbeck, {"stiffness": -1.0}, "stiffness", "> 0"),
+    (jn.models.ornstein_uhlenbeck, {"stiffness": jnp.array([1.0, 0.0])}, "stiffness", "> 0"),
+    (jn.models.ornstein_uhlenbeck, {"temperature": 0.0}, "temperature", "> 0"),
+    (jn.models.ornstein_uhlenbeck, {"mobility": -2.0}, "mobility", "> 0"),
+    (jn.models.two_temperature_pair, {"T1": 0.0}, "T1", "> 0"),
+    (jn.models.two_temperature_pair, {"T2": np.nan}, "T2", "> 0"),
+    (jn.models.two_temperature_pair, {"k": -0.5}, "`k`", ">= 0"),
+    (jn.models.two_temperature_pair, {"lam": 0.0}, "lam", "> 0"),
+    (jn.models.two_temperature_pair, {"mobility": 0.0}, "mobility", "> 0"),
+    (jn.models.bead_chain, {"temperatures": jnp.array([1.0, -1.0])}, "temperatures", "> 0"),
+    (jn.models.bead_chain, {"temperatures": jnp.ones(2), "k": -1.0}, "`k`", ">= 0"),
+    (jn.models.bead_chain, {"temperatures": jnp.ones(2), "lam": -1.0}, "lam", "> 0"),
+    (jn.models.double_well, {"barrier": 0.0}, "barrier", "> 0"),
+    (jn.models.double_well, {"tilt": np.inf}, "tilt", "finite"),
+    (jn.models.double_well, {"temperature": -1.0}, "temperature", "> 0"),
+    (jn.models.dragged_trap, {"stiffness": 0.0}, "stiffness", "> 0"),
+    (jn.models.dragged_trap, {"speed": np.nan}, "speed", "finite"),
+    (jn.models.dragged_trap, {"start": np.inf}, "start", "finite"),
+]
+
+
+@pytest.mark.parametrize("factory, kwargs, name, allowed", _BAD_MODEL_ARGUMENTS)
+def test_model_factories_reject_values_outside_their_documented_range(
+    factory, kwargs, name, allowed
+):
+    with pytest.raises(ValueError, match=f"{name}.*{allowed}") as info:
+        factory(**kwargs)
+    assert "`" in str(info.value)  # the message names the argument
+
+
+def test_model_range_checks_report_the_offending_index_of_an_array():
+    with pytest.raises(ValueError, match=r"index \(2,\)"):
+        jn.models.bead_chain(jnp.array([1.0, 2.0, 0.0]))
+
+
+def test_model_range_checks_fire_for_traced_values_under_jit():
+    build = eqx_filter_jit(
+        lambda k: jn.models.ornstein_uhlenbeck(stiffness=k).potential.stiffness * 1.0
+    )
+    np.testing.assert_allclose(build(jnp.asarray(2.0)), 2.0)
+    with pytest.raises(Exception, match="stiffness.*> 0"):
+        build(jnp.asarray(-1.0))
+    pair = eqx_filter_jit(lambda T1: jn.models.two_temperature_pair(T1=T1).temperature)
+    with pytest.raises(Exception, match="T1.*> 0"):
+        pair(jnp.asarray(0.0))
+
+
+def test_model_range_checks_allow_a_vmapped_sweep_of_valid_values():
+    force = jax.vmap(
+        lambda k: jn.models.ornstein_uhlenbeck(stiffness=k).total_force(jnp.ones(1))[0]
+    )
+    np.testing.assert_allclose(force(jnp.array([1.0, 2.0])), [-1.0, -2.0])
+
+
+def eqx_filter_jit(fn):
+    import equinox as eqx
+
+    return eqx.filter_jit(fn)

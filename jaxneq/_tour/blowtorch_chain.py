@@ -9,8 +9,8 @@ compiled `vmap` of `jax.value_and_grad` through `jn.markov.stationary` (implicit
 A third panel shows Landauer's original picture with Arrhenius kinetics: a ring of states in
 a double-well landscape (wells A and B, barriers between them on both sides), with one slope
 of one barrier heated (a blowtorch, via `jn.markov.arrhenius_edge_rates` with per-edge
-temperatures; the model is `jaxneq.models.blowtorch_ring`). The energies never change, yet the population ratio of the wells moves away
-from its Boltzmann value. Units: k_B = 1.
+temperatures; the model is `jaxneq.models.blowtorch_ring`). The energies never change,
+yet the population ratio of the wells moves away from its Boltzmann value. Units: k_B = 1.
 """
 
 from __future__ import annotations

@@ -139,44 +139,45 @@ def _resume(path, carry: Carry, trajectory_host, meta, n_steps, block, problem):
     return carry, trajectory_host, start
 
 
-def run_eager(
-    problem: Problem, x0: Array, n_steps: int, save_every: int | None, options: DriverOptions
-) -> tuple[Array, Any, dict[str, Any], Array | None]:
-    """Run `simulate` eagerly; returns (x, state, observables, trajectory)."""
-    block = save_every or 1
-    chunk_size = options.chunk_size
-    checkpoint = options.checkpoint
-    if chunk_size is None:
-        if options.progress or checkpoint is not None:
-            chunk_size = max(1, math.ceil(n_steps / _AUTO_CHUNKS))
-        else:
-            chunk_size = max(n_steps, 1)
-    chunk_blocks = max(1, chunk_size // block)  # whole save blocks per chunk
-    capacity = chunk_blocks if save_every is not None else None
-
+def _start(problem: Problem, x0, n_steps, save_every, options: DriverOptions):
+    """Initial carry, first step, host trajectory buffer and checkpoint metadata (resuming
+    from `options.checkpoint` when it holds this run)."""
     carry, finite0 = initialise_eager(problem, x0)
     finite0 = np.asarray(finite0)
     if not finite0.all():
         raise ValueError(
             f"`x0` has non-finite entries (NaN or inf) for member {first_bad_index(~finite0)[0]}"
         )
-    b = x0.shape[0]
-    start = 0
-    x_init = problem.system.position(carry.state)
-    pieces = []  # saved positions, [n_blocks, b, *event] per chunk
-    trajectory_host = None  # with a checkpoint the trajectory so far lives on the host
-    meta = None
-    if checkpoint is not None:
+    start, trajectory_host, meta = 0, None, None  # with a checkpoint the trajectory is on host
+    if options.checkpoint is not None:
         if save_every is not None:
-            x_host = np.asarray(x_init)
+            x_host = np.asarray(problem.system.position(carry.state))
             trajectory_host = np.zeros((n_steps // save_every + 1, *x_host.shape), x_host.dtype)
             trajectory_host[0] = x_host
         meta = _metadata(problem, x0, n_steps, save_every, options)
-        if os.path.exists(checkpoint):
+        if os.path.exists(options.checkpoint):
             carry, trajectory_host, start = _resume(
-                checkpoint, carry, trajectory_host, meta, n_steps, block, problem
+                options.checkpoint, carry, trajectory_host, meta, n_steps, save_every or 1, problem
             )
+    return carry, start, trajectory_host, meta
 
+
+def run_eager(
+    problem: Problem, x0: Array, n_steps: int, save_every: int | None, options: DriverOptions
+) -> tuple[Array, Any, dict[str, Any], Array | None]:
+    """Run `simulate` eagerly; returns (x, state, observables, trajectory)."""
+    block, checkpoint = save_every or 1, options.checkpoint
+    chunk_size = options.chunk_size
+    if chunk_size is None:  # one chunk, or about 20 when there is something to do between
+        auto = options.progress or checkpoint is not None
+        chunk_size = max(1, math.ceil(n_steps / _AUTO_CHUNKS)) if auto else max(n_steps, 1)
+    chunk_blocks = max(1, chunk_size // block)  # whole save blocks per chunk
+    capacity = chunk_blocks if save_every is not None else None
+
+    carry, start, trajectory_host, meta = _start(problem, x0, n_steps, save_every, options)
+    x_init = problem.system.position(carry.state)  # used without a checkpoint (start = 0)
+    b = x0.shape[0]
+    pieces = []  # saved positions, [n_blocks, b, *event] per chunk (without a checkpoint)
     progress = _Progress(n_steps, start) if options.progress else None
     while start < n_steps:
         n_blocks = jnp.asarray(min(chunk_blocks, (n_steps - start) // block), jnp.int32)

@@ -191,6 +191,9 @@ class AbstractSystem(eqx.Module):
     - `check(x0)`: trace-time shape checks against the batched `x0`, returning the system with
       `eqx.error_if` guards on traced parameter values (default: no checks).
 
+    and, for the `"leimkuhler_matthews"` integrator, a `multiplicative` attribute: False when
+    the noise amplitude does not depend on the state (additive noise).
+
     `default_method` names the integrator that `simulate` uses when `method=None`.
     """
 

@@ -171,9 +171,14 @@ def _check_x0(x0, n: int) -> Array:
     if x0.ndim == 1 and x0.shape[0] == 0:
         raise ValueError("`x0` has an empty ensemble axis (b = 0); give at least one state")
     if not is_concrete(x0):
-        return eqx.error_if(
-            x0, jnp.any((x0 < 0) | (x0 >= n)), f"`x0` is out of range: it must lie in [0, {n})"
+        # The check runs on a scalar that x0 then depends on: `eqx.error_if` on x0 itself
+        # would route the whole (possibly sharded) batch through one device.
+        flag = eqx.error_if(
+            jnp.zeros((), x0.dtype),
+            jnp.any((x0 < 0) | (x0 >= n)),
+            f"`x0` is out of range: it must lie in [0, {n})",
         )
+        return x0 + flag
     if getattr(x0, "is_fully_addressable", True):
         pieces = [((), np.asarray(x0))]
     else:  # a global array over several processes: check the shards this process holds

@@ -491,7 +491,7 @@ def _bicgstab(op: _Pinned, b, x0, scale, rtol, max_iters, atol=0.0):
     return x, KrylovInfo(converged, it, res / jnp.maximum(jnp.linalg.norm(b / scale), tiny))
 
 
-def _solve_forward(rates: Rates, rtol, max_iters, block_size, plan, atol=0.0):
+def solve_forward(rates: Rates, rtol, max_iters, block_size, plan, atol=0.0):
     c = _chain(rates, block_size, plan)
     dtype = c.rate.dtype
     shapes, x0 = _local_equilibrium(c)
@@ -504,7 +504,7 @@ def _solve_forward(rates: Rates, rtol, max_iters, block_size, plan, atol=0.0):
     return p / jnp.sum(p), info
 
 
-def _solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size, plan, atol=0.0):
+def solve_adjoint(rates: Rates, p, g, rtol, max_iters, block_size, plan, atol=0.0):
     c = _chain(rates, block_size, plan)
     dtype = c.rate.dtype
     pad = c.n_pad - c.n
@@ -574,13 +574,16 @@ def reaches_state(src, dst, positive, target, n: int) -> Bool[Array, " n"]:
     return reach
 
 
-def _raise_unconverged(x, info: KrylovInfo, what: str, max_iters: int):
+def raise_unconverged(x, info: KrylovInfo, what: str, max_iters: int | None = None):
+    """`x`, or an `eqx.error_if` runtime error when the solve did not converge."""
+    within = "`max_iters`" if max_iters is None else f"max_iters={max_iters}"
     return eqx.error_if(
         x,
         ~info.converged,
-        f"{what}: the Krylov solver did not converge within max_iters={max_iters} iterations "
-        "(or broke down). The chain may be reducible, extremely stiff or badly scaled for the "
-        "precision: try float64, a larger max_iters, or method='gth' for a small chain.",
+        f"{what}: the Krylov solver did not converge within {within} iterations (or broke "
+        "down). The chain may be reducible, extremely stiff or badly scaled for the "
+        "precision: try float64, a larger `max_iters`, a looser `rtol`/`atol`, or "
+        "method='gth' for a chain of up to a few thousand states.",
     )
 
 
@@ -626,10 +629,10 @@ def krylov_stationary(
     """
     dtype = rates.rate.dtype if isinstance(rates, EdgeRates) else rates.dtype
     rtol, atol, max_iters = krylov_options(dtype, rtol, atol, max_iters)
-    p, info = _solve_forward(rates, rtol, max_iters, block_size, plan, atol)
+    p, info = solve_forward(rates, rtol, max_iters, block_size, plan, atol)
     if return_info:
         return p, info
-    return _raise_unconverged(p, info, "stationary(method='krylov')", max_iters)
+    return raise_unconverged(p, info, "stationary(method='krylov')", max_iters)
 
 
 def krylov_adjoint(
@@ -657,7 +660,7 @@ def krylov_adjoint(
     """
     dtype = p.dtype
     rtol, atol, max_iters = krylov_options(dtype, rtol, atol, max_iters)
-    v, info = _solve_adjoint(rates, p, g, rtol, max_iters, block_size, plan, atol)
+    v, info = solve_adjoint(rates, p, g, rtol, max_iters, block_size, plan, atol)
     if return_info:
         return v, info
-    return _raise_unconverged(v, info, "gradient of stationary(method='krylov')", max_iters)
+    return raise_unconverged(v, info, "gradient of stationary(method='krylov')", max_iters)

@@ -199,7 +199,10 @@ def blowtorch_ring(
     **Example:**
 
     ```python
-    ratio = lambda t: (lambda p: p[4] / p[12])(jn.markov.stationary(jn.models.blowtorch_ring(t, 16)))
+    def ratio(t):  # wells A = n/4 and B = 3n/4
+        p = jn.markov.stationary(jn.models.blowtorch_ring(t, 16))
+        return p[4] / p[12]
+
     ratio(1.0), ratio(4.0), jax.grad(ratio)(1.0)
     ```
 
@@ -217,6 +220,4 @@ def blowtorch_ring(
     link = np.concatenate([i, i])
     barrier = jnp.maximum(energy[src], energy[dst]) + offset
     link_temperature = jnp.where(jnp.asarray(link < n // 4), hot, cold)
-    return arrhenius_edge_rates(
-        src, dst, energy, barrier, link_temperature, temperature_at="edge"
-    )
+    return arrhenius_edge_rates(src, dst, energy, barrier, link_temperature, temperature_at="edge")

@@ -26,7 +26,9 @@ from ._linear import _check_linear, linear_stationary_covariance
 def _points(x, n: int) -> Array:
     x = as_inexact(x, "x")
     if x.ndim == 0 or x.shape[-1] != n:
-        raise ValueError(f"`x` must have shape [..., {n}] (points of the state space), got {x.shape}")
+        raise ValueError(
+            f"`x` must have shape [..., {n}] (points of the state space), got {x.shape}"
+        )
     return x
 
 
