@@ -1,6 +1,7 @@
 """Helpers shared by the tests: statistics with tolerances derived from the sample size, and
 central finite differences. One place for them; test files import from here, never copy."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -33,8 +34,12 @@ def assert_samples_match(samples, expected, n_se=N_SE):
     assert_within_stderr(mean, se + 1e-12, expected, n_se)
 
 
-def central_difference(fun, x, h=1e-6):
-    """Central finite-difference gradient of a scalar `fun` at `x` (float64, entrywise)."""
+def central_difference(fun, x, h=1e-6, jit=False):
+    """Central finite-difference gradient of a scalar `fun` at `x` (float64, entrywise).
+
+    `jit=True` compiles `fun` once (for jittable functions evaluated many times)."""
+    if jit:
+        fun = jax.jit(fun)
     x = np.asarray(x, dtype=np.float64)
     out = np.zeros_like(x)
     for idx in np.ndindex(x.shape):

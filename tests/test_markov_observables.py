@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
+from _stats import central_difference
 
 import jaxneq as jn
 from jaxneq.markov import EdgeRates
@@ -81,18 +82,6 @@ def split_edges(rates):
     dst2 = np.concatenate([dst, dst, [0]])
     r2 = np.concatenate([r / 3, 2 * r / 3, [7.0]])
     return EdgeRates(jnp.asarray(src2), jnp.asarray(dst2), jnp.asarray(r2), rates.shape[0])
-
-
-def central_difference(f, x, h=1e-6):
-    """Central differences of a JAX function f (jitted once here) at x, entry by entry."""
-    f = jax.jit(f)
-    x = np.asarray(x, dtype=float)
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        grad[idx] = (float(f(jnp.asarray(x + e))) - float(f(jnp.asarray(x - e)))) / (2 * h)
-    return grad
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +184,7 @@ def test_entropy_production_rejects_negative_distribution():
 def test_entropy_production_gradient_matches_central_differences():
     rates = driven_rates()
     grad = np.asarray(jax.grad(jn.markov.entropy_production_rate)(jnp.asarray(rates)))
-    fd = central_difference(jn.markov.entropy_production_rate, rates)
+    fd = central_difference(jn.markov.entropy_production_rate, rates, jit=True)
     off = ~np.eye(5, dtype=bool)
     np.testing.assert_allclose(grad[off], fd[off], rtol=1e-6, atol=1e-8)
 
@@ -208,7 +197,7 @@ def test_entropy_production_gradient_wrt_edge_rates_matches_central_differences(
         return jn.markov.entropy_production_rate(EdgeRates(edges.src, edges.dst, r, 5))
 
     grad = np.asarray(jax.grad(f)(edges.rate))
-    fd = central_difference(f, np.asarray(edges.rate))
+    fd = central_difference(f, np.asarray(edges.rate), jit=True)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -357,7 +346,7 @@ def test_mfpt_gradient_matches_central_differences():
         return jnp.sum(jn.markov.mean_first_passage_times(r, 0))
 
     grad = np.asarray(jax.grad(f)(jnp.asarray(rates)))
-    fd = central_difference(f, rates)
+    fd = central_difference(f, rates, jit=True)
     off = ~np.eye(5, dtype=bool)
     np.testing.assert_allclose(grad[off], fd[off], rtol=1e-6, atol=1e-8)
 
@@ -403,7 +392,7 @@ def test_spectral_gap_gradient_matches_central_differences():
         return jn.markov.relaxation_rates(r)[0].real
 
     grad = np.asarray(jax.grad(gap)(jnp.asarray(rates)))
-    fd = central_difference(gap, rates)
+    fd = central_difference(gap, rates, jit=True)
     off = ~np.eye(5, dtype=bool)
     np.testing.assert_allclose(grad[off], fd[off], rtol=1e-5, atol=1e-8)
 
@@ -453,7 +442,7 @@ def test_evolve_gradient_matches_central_differences():
         return jn.markov.evolve(r, p0, 0.8)[1]
 
     grad = np.asarray(jax.grad(f)(jnp.asarray(rates)))
-    fd = central_difference(f, rates)
+    fd = central_difference(f, rates, jit=True)
     off = ~np.eye(5, dtype=bool)
     np.testing.assert_allclose(grad[off], fd[off], rtol=1e-6, atol=1e-9)
 
@@ -469,7 +458,7 @@ def test_uniformization_forward_mode_derivative_matches_central_differences():
         )[1]
 
     jac = np.asarray(jax.jacfwd(f)(edges.rate))
-    fd = central_difference(f, np.asarray(edges.rate))
+    fd = central_difference(f, np.asarray(edges.rate), jit=True)
     np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-9)
 
 

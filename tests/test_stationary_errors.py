@@ -225,3 +225,14 @@ def test_with_eqx_on_error_nan_only_the_bad_members_become_nan():
         for k in (0, 2, 4):
             np.fill_diagonal(batch[k], 0.0)
             np.testing.assert_allclose(p[k], scipy_stationary(batch[k]), rtol=1e-10)
+
+
+def test_a_nan_diagonal_is_ignored_under_jit_and_vmap():
+    rates = random_rates(7, 6)
+    with_nan = rates + np.diag(np.full(6, np.nan))
+    reference = scipy_stationary(rates)
+    np.testing.assert_allclose(jax.jit(stationary)(with_nan), reference, rtol=1e-10)
+    batch = jnp.stack([jnp.asarray(with_nan)] * 3)
+    np.testing.assert_allclose(jax.vmap(stationary)(batch)[1], reference, rtol=1e-10)
+    lu = jax.jit(lambda r: stationary(r, method="lu"))(with_nan)
+    np.testing.assert_allclose(lu, reference, rtol=1e-10)

@@ -26,35 +26,21 @@ import numpy as np
 from jaxtyping import Array, PyTree
 
 from ._adjoint import AbstractAdjoint
+from ._integrators import StepFunction
 from ._systems import AbstractSystem
 
 INIT_STREAM = 2**32 - 1  # fold_in data for the initial state's randomness
 AUX_STREAM = 2**32 - 2  # fold_in data for the integrator's auxiliary state
 
 
-class PlainStep(eqx.Module):
-    """A plain step callable `step(system, state, t, dt, key) -> state` seen through the
-    integrator protocol (`init -> None`, `step(system, state, aux, t, dt, key) -> (state,
-    None)`)."""
-
-    step_fn: Callable
-
-    def init(self, system, state, key):
-        del system, state, key
-        return None
-
-    def step(self, system, state, aux, t, dt, key):
-        del aux
-        return self.step_fn(system, state, t, dt, key), None
-
-
 def as_integrator(method: Any):
-    """An object with `init(system, state, key) -> aux` and `step(system, state, aux, t, dt,
-    key) -> (state, aux)`, from such an object or from a plain step callable."""
+    """`resolve_method`'s answer as an integrator, i.e. an object with `init(system, state,
+    key) -> aux` and `step(system, state, aux, t, dt, key) -> (state, aux)`: returned as is,
+    or a plain step callable wrapped in `StepFunction` (aux None)."""
     if callable(getattr(method, "init", None)) and callable(getattr(method, "step", None)):
         return method
     if callable(method):
-        return PlainStep(method)
+        return StepFunction(method)
     raise ValueError(
         "`method` must be an integrator name, an integrator with init/step methods, or a step "
         f"callable step(system, state, t, dt, key) -> state, got {type(method).__name__}"

@@ -673,7 +673,8 @@ def _plan_for(rates: EdgeRates):
     if key not in _PLAN_CACHE:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
             _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
-        _PLAN_CACHE[key] = krylov_plan(src, dst, rates.n_states)
+        with jax.ensure_compile_time_eval():  # concrete arrays even inside a `jit` trace,
+            _PLAN_CACHE[key] = krylov_plan(src, dst, rates.n_states)  # so none leaks via the cache
     return _PLAN_CACHE[key]
 
 

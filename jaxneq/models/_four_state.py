@@ -82,7 +82,7 @@ def _check_r34(r34) -> Array:
 def four_state_stationary(r34: float | Float[ArrayLike, ""] = 1.0) -> Float[Array, "4"]:
     r"""Exact stationary distribution of `four_state_chain`, from the Markov chain tree theorem.
 
-    $$p = rac{igl(2(r_{34} + 1),\; r_{34} + 3,\; 4,\; 3 r_{34} + 1igr)}{6 r_{34} + 10}.$$
+    $$p = \frac{\bigl(2(r_{34} + 1),\; r_{34} + 3,\; 4,\; 3 r_{34} + 1\bigr)}{6 r_{34} + 10}.$$
 
     Each weight is the sum, over the four spanning trees of the ring directed towards that
     state, of the product of their rates. So $p_1/p_2 = 2(r_{34}+1)/(r_{34}+3)$ and, by
