@@ -12,6 +12,9 @@ excluded), peers run in the same process on the same inputs, all in float64:
   of 3 loops), with the min and max in `details`.
 - `grad_over_forward_n256`: jax.grad of a loss of the GTH stationary state / the forward
   solve alone, 256 states.
+- `lu_grad_over_forward_n512`: the same for method="lu" at 512 states: the adjoint reuses
+  the LU factors (one transposed solve, O(n^2)), so the ratio stays near 1 (a second
+  factorisation would make it >= 2).
 - `krylov_over_scipy_spsolve_n65536`: jaxneq Krylov / scipy spsolve (SuperLU, one state
   pinned, matrix assembly from the edge list included) on a 256 x 256 grid chain (driven
   double well, Scharfetter–Gummel rates). The Krylov solver gets its structure-only plan
@@ -138,12 +141,12 @@ def bench_vmap(rng, repeats, runs=10):
     }
 
 
-def bench_grad(rng, repeats):
-    r = jnp.asarray(random_rates(rng, 256))
-    weights = jnp.asarray(rng.normal(size=256))
+def bench_grad(rng, repeats, method="gth", n=256):
+    r = jnp.asarray(random_rates(rng, n))
+    weights = jnp.asarray(rng.normal(size=n))
 
     def loss(r):
-        return jnp.dot(weights, jn.markov.stationary(r, method="gth"))
+        return jnp.dot(weights, jn.markov.stationary(r, method=method))
 
     forward = jax.jit(loss)
     grad = jax.jit(jax.grad(loss))
@@ -239,17 +242,20 @@ def main():
     gth_ratio, gth_info = bench_gth_vs_lapack(rng, repeats)
     vmap_ratio, vmap_info = bench_vmap(rng, repeats)
     grad_ratio, grad_info = bench_grad(rng, repeats)
+    lu_grad_ratio, lu_grad_info = bench_grad(rng, max(3, repeats), method="lu", n=512)
     krylov_ratio, krylov_info = bench_krylov(repeats)
     result = {
         "gth_over_lapack_n1024": gth_ratio,
         "vmap_speedup_4096x16": vmap_ratio,
         "grad_over_forward_n256": grad_ratio,
+        "lu_grad_over_forward_n512": lu_grad_ratio,
         "krylov_over_scipy_spsolve_n65536": krylov_ratio,
         "stiff_max_rel_err": bench_stiff(),
         "details": {
             "gth_n1024": gth_info,
             "vmap_4096x16": vmap_info,
             "grad_n256": grad_info,
+            "lu_grad_n512": lu_grad_info,
             "krylov_n65536": krylov_info,
         },
         "machine": {

@@ -11,9 +11,22 @@ Sub-packages:
 - `jaxneq.langevin`: overdamped, underdamped and active Langevin systems, integrators,
   many-body interactions and `simulate` for large ensembles.
 - `jaxneq.observables`: streaming accumulators used inside `simulate`.
+- `jaxneq.fokker_planck`: Fokker–Planck equations of overdamped systems on grids:
+  stationary densities, current fields, entropy production, first passage.
+- `jaxneq.rattling`: rattling from diffusion tensors, rates and trajectories; `fit_gamma`.
+- `jaxneq.thermo`: free energies (Jarzynski, BAR, MBAR, Crooks) and entropy-production
+  estimators (TUR, short-time TUR, plug-in) on samples.
 - `jaxneq.models`: canonical systems (four-state blowtorch chain, two-temperature pair, ...).
 """
 
-from . import langevin as langevin, markov as markov, models as models, observables as observables
+from . import (
+    fokker_planck as fokker_planck,
+    langevin as langevin,
+    markov as markov,
+    models as models,
+    observables as observables,
+    rattling as rattling,
+    thermo as thermo,
+)
 
 __version__ = "0.1.0"

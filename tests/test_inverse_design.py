@@ -129,3 +129,12 @@ def test_float32_smoke():
     assert value.dtype == grad.dtype == jnp.float32
     np.testing.assert_allclose(value, path_stationary(X, 2.0, 0.4)[X < 0].sum(), rtol=1e-4)
     assert np.isfinite(grad)
+
+
+def test_hot_spot_temperature_is_the_documented_gaussian_profile():
+    t = jn.models.hot_spot_temperature(X, 2.5, 0.3, width=0.4, temperature=0.7)
+    np.testing.assert_allclose(t, 0.7 + 2.5 * np.exp(-((X - 0.3) ** 2) / (2 * 0.4**2)), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"`amplitude` must be finite and >= 0"):
+        jn.models.hot_spot_temperature(X, -1.0, 0.0)
+    with pytest.raises(ValueError, match=r"`width` must be finite and > 0"):
+        jn.models.hot_spot_temperature(X, 1.0, 0.0, width=-0.1)

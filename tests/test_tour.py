@@ -176,3 +176,68 @@ def test_hot_cold_demo_chase_speeds_agree_with_the_exact_speed_within_five_stder
 def test_unknown_demo_is_rejected_with_the_list_of_demos(tmp_path, capsys):
     assert cli.main(["tour", "--out", str(tmp_path), "--only", "no_such_demo"]) == 2
     assert "no_such_demo" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# the linear-theory closed forms the two-temperature demo prints (jaxneq.models)
+
+A_PAIR = np.array([[2.0, -1.0], [-1.0, 2.0]])  # two-temperature pair, k = lam = 1
+D_PAIR = np.array([4.0, 1.0])
+
+
+def test_linear_stationary_density_is_the_gaussian_of_the_lyapunov_covariance():
+    import jax.numpy as jnp
+    import scipy.stats
+
+    import jaxneq as jn
+
+    C = scipy.linalg.solve_continuous_lyapunov(A_PAIR, 2 * np.diag(D_PAIR))
+    x = np.random.default_rng(0).normal(size=(5, 7, 2)) * 2
+    p = jn.models.linear_stationary_density(jnp.asarray(A_PAIR), jnp.asarray(D_PAIR), x)
+    np.testing.assert_allclose(p, scipy.stats.multivariate_normal(cov=C).pdf(x), rtol=1e-12)
+
+
+def test_linear_stationary_current_is_the_fokker_planck_current_of_the_density():
+    import jax
+    import jax.numpy as jnp
+
+    import jaxneq as jn
+
+    A, D = jnp.asarray(A_PAIR), jnp.asarray(D_PAIR)
+    x = np.random.default_rng(1).normal(size=(6, 2))
+    J = jn.models.linear_stationary_current(A, D, x)
+    h = 1e-5
+    for k, point in enumerate(x):
+        # J = -A x p - D grad p, grad p by central differences
+        grad_p = [
+            (
+                float(jn.models.linear_stationary_density(A, D, point + h * e))
+                - float(jn.models.linear_stationary_density(A, D, point - h * e))
+            )
+            / (2 * h)
+            for e in np.eye(2)
+        ]
+        p = float(jn.models.linear_stationary_density(A, D, point))
+        expected = -A_PAIR @ point * p - D_PAIR * np.asarray(grad_p)
+        np.testing.assert_allclose(J[k], expected, rtol=1e-7, atol=1e-12)
+    # and it is divergence-free (stationary): d J_1/d x_1 + d J_2/d x_2 = 0
+    div = jax.jacfwd(lambda y: jn.models.linear_stationary_current(A, D, y))(jnp.asarray(x[0]))
+    assert abs(float(jnp.trace(div))) < 1e-12
+
+
+def test_euler_maruyama_stationary_values_converge_to_the_continuous_ones_as_dt_to_0():
+    import jaxneq as jn
+
+    sigma = float(jn.models.linear_entropy_production_rate(A_PAIR, D_PAIR))
+    errors = []
+    for dt in (0.02, 0.01, 0.005):
+        em = jn.models.linear_euler_maruyama_stationary(A_PAIR, D_PAIR, dt)
+        M = np.eye(2) - A_PAIR * dt
+        C_dt = scipy.linalg.solve_discrete_lyapunov(M, 2 * np.diag(D_PAIR) * dt)
+        np.testing.assert_allclose(em["covariance"], C_dt, rtol=1e-10)
+        np.testing.assert_allclose(np.sum(em["heat_rates"]), 0.0, atol=1e-12)  # first law
+        errors.append(float(em["entropy_production_rate"]) - sigma)
+    # first order in dt: halving dt halves the bias (to within its O(dt^2) part)
+    np.testing.assert_allclose(np.asarray(errors[:-1]) / np.asarray(errors[1:]), 2.0, rtol=0.05)
+    with pytest.raises(ValueError, match="`dt` must be > 0"):
+        jn.models.linear_euler_maruyama_stationary(A_PAIR, D_PAIR, 0.0)

@@ -78,7 +78,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     p_end = jn.markov.stationary(
         jn.models.blowtorch_double_well_chain(x, amplitude, centre, width=WIDTH)
     )
-    temperature = 1.0 + amplitude * jnp.exp(-((x - centre) ** 2) / (2 * WIDTH**2))
+    temperature = jn.models.hot_spot_temperature(x, amplitude, centre, width=WIDTH)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.plot(x, p_start, "k--", label="uniform T (Boltzmann)")

@@ -153,6 +153,26 @@ class AxisFaces(NamedTuple):
 def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFaces, ...]:
     """The Scharfetter–Gummel faces of every axis (see the module docstring)."""
     event = check_system(system, event_shape, grid)
+    idx = np.arange(grid.n_cells).reshape(grid.shape)
+    values = _face_values(system, grid, t, event)
+    out = []
+    for k, (z, log_w_up, log_w_down, D_f) in enumerate(values):
+        z = _finite_or_error(z, k, grid)
+        if grid.periodic[k]:
+            src, dst = idx, np.roll(idx, -1, axis=k)
+        else:
+            n = grid.shape[k]
+            src, dst = _take(idx, k, 0, n - 1), _take(idx, k, 1, n)
+        up = jnp.exp(log_w_up) * bernoulli(-z)
+        down = jnp.exp(log_w_down) * bernoulli(z)
+        out.append(AxisFaces(src, dst, up, down, z, log_w_up, D_f))
+    return tuple(out)
+
+
+@eqx.filter_jit
+def _face_values(system, grid: Grid, t, event):
+    """Per axis: z, log(D_f^a D_a^(1-a) / h^2), log(D_f^a D_b^(1-a) / h^2) and D_f (one
+    compiled call, so that eager use does not dispatch op by op)."""
     point = SystemAtPoint(system, event, t)
     alpha = system.alpha
     X = grid.centres
@@ -160,7 +180,6 @@ def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFace
     h_all = grid.spacing
     U = map_points(point.potential, X)
     logD = jnp.log(map_points(point.diffusion, X))  # [*shape, d]
-    idx = np.arange(grid.n_cells).reshape(grid.shape)
     out = []
     for k in range(d):
         n = grid.shape[k]
@@ -168,28 +187,24 @@ def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFace
         step = jnp.zeros((d,), X.dtype).at[k].set(1.0) * h
         if grid.periodic[k]:
             last = _take(X, k, n - 1, n)
-            U_b = jnp.concatenate([_take(U, k, 1, n), map_points(point.potential, last + step)], axis=k)
+            U_b = jnp.concatenate(
+                [_take(U, k, 1, n), map_points(point.potential, last + step)], axis=k
+            )
             Xa, Ua = X, U
             logD_a, logD_b = logD[..., k], jnp.roll(logD[..., k], -1, axis=k)
-            src, dst = idx, np.roll(idx, -1, axis=k)
         else:
             Xa, Ua, U_b = _take(X, k, 0, n - 1), _take(U, k, 0, n - 1), _take(U, k, 1, n)
             logD_a, logD_b = _take(logD[..., k], k, 0, n - 1), _take(logD[..., k], k, 1, n)
-            src, dst = _take(idx, k, 0, n - 1), _take(idx, k, 1, n)
         Xf = Xa + step / 2
         T_f = map_points(point.temperature, Xf)[..., k]
         D_f = map_points(point.diffusion, Xf)[..., k]
         drive = -(U_b - Ua)
         if system.force is not None:
             drive = drive + h * map_points(point.nonconservative_force, Xf)[..., k]
-        z = drive / T_f
         log_h2 = 2 * jnp.log(h)
         log_w_up = alpha * jnp.log(D_f) + (1 - alpha) * logD_a - log_h2
         log_w_down = alpha * jnp.log(D_f) + (1 - alpha) * logD_b - log_h2
-        z = _finite_or_error(z, k, grid)
-        up = jnp.exp(log_w_up) * bernoulli(-z)
-        down = jnp.exp(log_w_down) * bernoulli(z)
-        out.append(AxisFaces(src, dst, up, down, z, log_w_up, D_f))
+        out.append((drive / T_f, log_w_up, log_w_down, D_f))
     return tuple(out)
 
 

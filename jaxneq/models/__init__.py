@@ -4,6 +4,7 @@ from ._blowtorch_chains import (
     blowtorch_double_well_chain as blowtorch_double_well_chain,
     blowtorch_ring as blowtorch_ring,
     blowtorch_ring_energies as blowtorch_ring_energies,
+    hot_spot_temperature as hot_spot_temperature,
 )
 from ._four_state import (
     four_state_chain as four_state_chain,

@@ -45,6 +45,40 @@ def _check_scalar(value, name: str, low: float, *, strict: bool, dtype=None) -> 
     return eqx.error_if(v, bad, f"`{name}` must be finite and {allowed}")
 
 
+def hot_spot_temperature(
+    x: Float[ArrayLike, " n"],
+    amplitude: Float[ArrayLike, ""],
+    centre: Float[ArrayLike, ""],
+    *,
+    width: float | Float[ArrayLike, ""] = 0.25,
+    temperature: float | Float[ArrayLike, ""] = 1.0,
+) -> Float[Array, " n"]:
+    r"""The temperature profile of a Gaussian hot spot (a blowtorch) at the points `x`.
+
+    $$T(x) = T_0 + a\, e^{-(x - c)^2 / 2w^2}.$$
+
+    **Arguments:** `x` (points, any shape); `amplitude` $a \ge 0$; `centre` $c$; `width`
+    $w > 0$ and `temperature` $T_0 > 0$ (keywords). Concrete values out of range raise
+    `ValueError`, traced ones an `eqx.error_if`.
+
+    **Returns:** $T$ at each point, the shape and dtype of `x`.
+
+    **Example:** `T = jn.models.hot_spot_temperature(x, 3.0, 0.5)`, the site temperatures
+    of `blowtorch_double_well_chain(x, 3.0, 0.5)`.
+
+    Reference: R. Landauer, Phys. Rev. A 12, 636 (1975).
+    """
+    x = as_inexact(x, "x")
+    dtype = x.dtype
+    amplitude = _check_scalar(amplitude, "amplitude", 0.0, strict=False, dtype=dtype)
+    centre = as_inexact(centre, "centre").astype(dtype)
+    if centre.ndim != 0:
+        raise ValueError(f"`centre` must be a scalar, got shape {centre.shape}")
+    width = _check_scalar(width, "width", 0.0, strict=True, dtype=dtype)
+    temperature = _check_scalar(temperature, "temperature", 0.0, strict=True, dtype=dtype)
+    return temperature + amplitude * jnp.exp(-((x - centre) ** 2) / (2 * width**2))
+
+
 def blowtorch_double_well_chain(
     x: Float[ArrayLike, " n"],
     amplitude: Float[ArrayLike, ""],
@@ -98,20 +132,15 @@ def blowtorch_double_well_chain(
         raise ValueError(f"`x` must be a 1D array of at least 2 lattice sites, got {x.shape}")
     if is_concrete(x) and not np.all(np.diff(np.asarray(x)) > 0):
         raise ValueError("`x` must be strictly increasing (the sites of a 1D lattice)")
-    dtype = x.dtype
-    amplitude = _check_scalar(amplitude, "amplitude", 0.0, strict=False, dtype=dtype)
-    centre = as_inexact(centre, "centre").astype(dtype)
-    if centre.ndim != 0:
-        raise ValueError(f"`centre` must be a scalar, got shape {centre.shape}")
-    width = _check_scalar(width, "width", 0.0, strict=True, dtype=dtype)
-    height = _check_scalar(height, "height", 0.0, strict=False, dtype=dtype)
-    temperature = _check_scalar(temperature, "temperature", 0.0, strict=True, dtype=dtype)
+    height = _check_scalar(height, "height", 0.0, strict=False, dtype=x.dtype)
+    site_temperature = hot_spot_temperature(
+        x, amplitude, centre, width=width, temperature=temperature
+    )
     energies = height * (x**2 - 1.0) ** 2
     n = x.shape[0]
     neighbour = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) == 1
     saddle = jnp.maximum(energies[:, None], energies[None, :])
     barriers = jnp.where(neighbour, saddle, jnp.inf)
-    site_temperature = temperature + amplitude * jnp.exp(-((x - centre) ** 2) / (2 * width**2))
     return arrhenius_rates(energies, barriers, site_temperature, temperature_at="state")
 
 
