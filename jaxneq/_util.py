@@ -5,6 +5,7 @@ Everything here is private. A helper used by two packages lives here, never side
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,3 +40,29 @@ def first_bad_index(mask) -> tuple[int, ...]:
 def tiny(dtype) -> jax.Array:
     """Smallest positive normal number of `dtype`."""
     return jnp.asarray(jnp.finfo(dtype).tiny, dtype)
+
+
+def error_if_tied(tree, pred, msg, index=None):
+    """`tree` after an `equinox` error check on the scalar `pred`, without touching its arrays.
+
+    `eqx.error_if(tree, pred, msg)` ties the check to every leaf, which makes XLA gather a
+    sharded array onto one device. Here the check runs on a scalar token (-0.0, or 0 for
+    integers) that each leaf then adds: x + (-0.0) == x bitwise for every float (also -0.0,
+    inf and NaN), so the numbers are unchanged and the check cannot be optimised away. With
+    `index` and a sequence of messages, `eqx.branched_error_if` is used.
+    """
+    token = jnp.asarray(-0.0)
+    if index is None:
+        token = eqx.error_if(token, pred, msg)
+    else:
+        token = eqx.branched_error_if(token, pred, index, msg)
+
+    def tie(a):
+        a = jnp.asarray(a)
+        if jnp.issubdtype(a.dtype, jnp.inexact):
+            return a + token.astype(a.dtype)
+        if jnp.issubdtype(a.dtype, jnp.integer):
+            return a + token.astype(a.dtype)  # -0.0 -> 0
+        return a
+
+    return jax.tree_util.tree_map(tie, tree)

@@ -34,7 +34,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike, PyTree
 
-from .._util import as_inexact
+from .._util import as_inexact, error_if_tied
 from ._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
 from ._driver import DriverOptions, run_eager
 from ._integrators import INTEGRATORS, resolve_method
@@ -383,7 +383,7 @@ def _divergence_messages(b: int) -> list[str]:
 def _simulate_traced(problem, x0, n_steps, save_every, adjoint) -> SimulationResult:
     dt = problem.dt
     dt = eqx.error_if(dt, ~(dt > 0) | ~jnp.isfinite(dt), "`dt` must be finite and > 0")
-    x0 = eqx.error_if(x0, ~jnp.all(jnp.isfinite(x0)), "`x0` has non-finite entries (NaN or inf)")
+    x0 = error_if_tied(x0, ~jnp.all(jnp.isfinite(x0)), "`x0` has non-finite entries (NaN or inf)")
     problem = eqx.tree_at(lambda p: p.dt, problem, dt)
     carry0 = initialise(problem, x0)
     carry, saved = run_traced(problem, carry0, n_steps, save_every, adjoint)
@@ -414,10 +414,9 @@ def _report_divergence(out, carry, b: int):
     finite = member_finite(carry.state, b)
     failed = ~jnp.all(finite)
     if os.environ.get("EQX_ON_ERROR") == "nan":
-        nan_if = lambda a: (
-            jnp.where(failed, jnp.nan, a) if jnp.issubdtype(a.dtype, jnp.inexact) else a
-        )
-        return jtu.tree_map(nan_if, out)
+        return jtu.tree_map(functools.partial(_nan_where, failed), out)
     first = jnp.argmin(finite)  # the first non-finite member (0 when all are finite)
     index = jnp.minimum(first, _NAMED_MEMBERS)
-    return eqx.branched_error_if(out, failed, index, _divergence_messages(b))
+    # checked on a scalar the outputs then depend on: a check tied to the (sharded) state
+    # itself would gather the whole ensemble onto one device
+    return error_if_tied(out, failed, _divergence_messages(b), index=index)

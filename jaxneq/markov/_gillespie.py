@@ -29,7 +29,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._util import first_bad_index, is_concrete
+from .._util import error_if_tied, first_bad_index, is_concrete
 from ._currents import _edge_pairs, _pair_entropy
 from ._rates import EdgeRates, Rates, n_states, validate_rates
 
@@ -171,14 +171,11 @@ def _check_x0(x0, n: int) -> Array:
     if x0.ndim == 1 and x0.shape[0] == 0:
         raise ValueError("`x0` has an empty ensemble axis (b = 0); give at least one state")
     if not is_concrete(x0):
-        # The check runs on a scalar that x0 then depends on: `eqx.error_if` on x0 itself
-        # would route the whole (possibly sharded) batch through one device.
-        flag = eqx.error_if(
-            jnp.zeros((), x0.dtype),
-            jnp.any((x0 < 0) | (x0 >= n)),
-            f"`x0` is out of range: it must lie in [0, {n})",
+        # checked on a scalar that x0 then depends on: `eqx.error_if` on x0 itself would
+        # route the whole (possibly sharded) batch through one device
+        return error_if_tied(
+            x0, jnp.any((x0 < 0) | (x0 >= n)), f"`x0` is out of range: it must lie in [0, {n})"
         )
-        return x0 + flag
     if getattr(x0, "is_fully_addressable", True):
         pieces = [((), np.asarray(x0))]
     else:  # a global array over several processes: check the shards this process holds
