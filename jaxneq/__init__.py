@@ -14,8 +14,7 @@ Sub-packages:
 - `jaxneq.fokker_planck`: Fokker–Planck equations of overdamped systems on grids:
   stationary densities, current fields, entropy production, first passage.
 - `jaxneq.rattling`: rattling from diffusion tensors, rates and trajectories; `fit_gamma`.
-- `jaxneq.thermo`: free energies (Jarzynski, BAR, MBAR, Crooks) and entropy-production
-  estimators (TUR, short-time TUR, plug-in) on samples.
+- `jaxneq.thermo`: free energies (Jarzynski, BAR, MBAR, Crooks) and TUR/EP estimators.
 - `jaxneq.models`: canonical systems (four-state blowtorch chain, two-temperature pair, ...).
 """
 

@@ -6,6 +6,7 @@ A density `p` on a grid has shape `grid.shape` and is a probability per unit vol
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -14,20 +15,19 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .. import markov
 from .._util import as_inexact
-from ._discretise import AxisFaces, map_points, SystemAtPoint, axis_faces, check_system, log_bernoulli, rates
+from ._discretise import axis_faces, cell_log_diffusion, log_bernoulli, rates
 from ._grid import Grid
 
 _METHODS = ("auto", "exact", "gth", "lu", "krylov")
 
 
-def _reflecting_1d(faces: AxisFaces, log_d: Array) -> Array:
+def _reflecting_1d(z: Array, log_d: Array) -> Array:
     """log of unnormalised cell probabilities of a 1D reflecting chain (detailed balance)."""
     # log(P_{i+1}/P_i) = log r_up - log r_down = (1 - alpha)(log D_i - log D_{i+1}) + z_i
-    cum = jnp.concatenate([jnp.zeros((1,), faces.z.dtype), jnp.cumsum(faces.z)])
-    return cum + log_d
+    return jnp.concatenate([jnp.zeros((1,), z.dtype), jnp.cumsum(z)]) + log_d
 
 
-def _ring_1d(faces: AxisFaces, log_d: Array) -> tuple[Array, Array]:
+def _ring_1d(z: Array, log_weight: Array, log_d: Array) -> tuple[Array, Array]:
     r"""log of unnormalised cell probabilities of a 1D ring, and the affinity A.
 
     With $u_i$ ($i \to i+1$), $w_i$ ($i+1 \to i$), $\Phi_k = \sum_{j<k}\ln(u_j/w_j)$ and the
@@ -35,38 +35,40 @@ def _ring_1d(faces: AxisFaces, log_d: Array) -> tuple[Array, Array]:
     e^{-A}\sum_{k<i} e^{-\Phi_k}/u_k]$ (every term positive), and the current through every
     face is $J = (1 - e^{-A})/\sum_i \tilde P_i$.
     """
-    z = faces.z
     affinity = jnp.sum(z)
     phi = jnp.concatenate([jnp.zeros((1,), z.dtype), jnp.cumsum(z)[:-1]]) + log_d
-    log_u = faces.log_weight + log_bernoulli(-z)
-    log_c = -phi - log_u
+    log_c = -phi - (log_weight + log_bernoulli(-z))  # e^-Phi_k / u_k
     suffix = jax.lax.cumlogsumexp(log_c, reverse=True)
     inclusive = jax.lax.cumlogsumexp(log_c)
-    # exclusive prefix sums; the first is empty (log 0), kept finite for clean gradients
-    prefix = jnp.concatenate([jnp.full((1,), -jnp.inf, z.dtype), inclusive[:-1]])
+    # exclusive prefix sums; the first is empty (log 0) and is not used
+    prefix = jnp.concatenate([inclusive[:1], inclusive[:-1]])
     with_prefix = jnp.logaddexp(suffix, prefix - affinity)
     first = jnp.arange(z.shape[0]) == 0
-    log_p = phi + jnp.where(first, suffix, with_prefix)
-    return log_p, affinity
+    return phi + jnp.where(first, suffix, with_prefix), affinity
+
+
+@functools.partial(jax.jit, static_argnames=("alpha", "periodic"))
+def _exact_1d_solve(z, log_weight, log_diffusion, alpha: float, periodic: bool):
+    log_d = -(1 - alpha) * log_diffusion  # the cell part of the detailed ratios
+    if periodic:
+        log_p, affinity = _ring_1d(z, log_weight, log_d)
+        total = jax.nn.logsumexp(log_p)
+        current = -jnp.expm1(-affinity) * jnp.exp(-total)
+    else:
+        log_p = _reflecting_1d(z, log_d)
+        total = jax.nn.logsumexp(log_p)
+        current = jnp.zeros((), log_p.dtype)
+    return jnp.exp(log_p - total), current
 
 
 def exact_1d(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[Array, Array]:
     """Cell probabilities `[n]` of a 1D grid (exact for the chain) and the ring current
     (probability per unit time through every face; 0 on a reflecting grid)."""
     (faces,) = axis_faces(system, grid, t=t, event_shape=event_shape)
-    # -(1 - alpha) log D_i: the cell part of the detailed ratios
-    event = check_system(system, event_shape, grid)
-    diffusion = map_points(SystemAtPoint(system, event, t).diffusion, grid.centres)[..., 0]
-    log_d = -(1 - system.alpha) * jnp.log(diffusion)
-    if grid.periodic[0]:
-        log_p, affinity = _ring_1d(faces, log_d)
-        total = jax.nn.logsumexp(log_p)
-        current = -jnp.expm1(-affinity) * jnp.exp(-total)
-    else:
-        log_p = _reflecting_1d(faces, log_d)
-        total = jax.nn.logsumexp(log_p)
-        current = jnp.zeros((), log_p.dtype)
-    return jnp.exp(log_p - total), current
+    log_diffusion = cell_log_diffusion(system, grid, t=t, event_shape=event_shape)[..., 0]
+    return _exact_1d_solve(
+        faces.z, faces.log_weight, log_diffusion, system.alpha, grid.periodic[0]
+    )
 
 
 def stationary_density(

@@ -154,25 +154,29 @@ def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFace
     """The Scharfetter–Gummel faces of every axis (see the module docstring)."""
     event = check_system(system, event_shape, grid)
     idx = np.arange(grid.n_cells).reshape(grid.shape)
-    values = _face_values(system, grid, t, event)
+    values, _ = _face_values(system, grid, t, event)
     out = []
-    for k, (z, log_w_up, log_w_down, D_f) in enumerate(values):
+    for k, (z, up, down, log_w_up, D_f) in enumerate(values):
         z = _finite_or_error(z, k, grid)
         if grid.periodic[k]:
             src, dst = idx, np.roll(idx, -1, axis=k)
         else:
             n = grid.shape[k]
             src, dst = _take(idx, k, 0, n - 1), _take(idx, k, 1, n)
-        up = jnp.exp(log_w_up) * bernoulli(-z)
-        down = jnp.exp(log_w_down) * bernoulli(z)
         out.append(AxisFaces(src, dst, up, down, z, log_w_up, D_f))
     return tuple(out)
 
 
+def cell_log_diffusion(system, grid: Grid, *, t=0.0, event_shape=None) -> Array:
+    """$\\log D_k$ at the cell centres, `[*shape, d]`."""
+    event = check_system(system, event_shape, grid)
+    return _face_values(system, grid, t, event)[1]
+
+
 @eqx.filter_jit
 def _face_values(system, grid: Grid, t, event):
-    """Per axis: z, log(D_f^a D_a^(1-a) / h^2), log(D_f^a D_b^(1-a) / h^2) and D_f (one
-    compiled call, so that eager use does not dispatch op by op)."""
+    """Per axis: z, r_up, r_down, log(D_f^a D_a^(1-a) / h^2) and D_f; and log D at the cells
+    (one compiled call, so that eager use does not dispatch op by op)."""
     point = SystemAtPoint(system, event, t)
     alpha = system.alpha
     X = grid.centres
@@ -204,8 +208,11 @@ def _face_values(system, grid: Grid, t, event):
         log_h2 = 2 * jnp.log(h)
         log_w_up = alpha * jnp.log(D_f) + (1 - alpha) * logD_a - log_h2
         log_w_down = alpha * jnp.log(D_f) + (1 - alpha) * logD_b - log_h2
-        out.append((drive / T_f, log_w_up, log_w_down, D_f))
-    return tuple(out)
+        z = drive / T_f
+        up = jnp.exp(log_w_up) * bernoulli(-z)
+        down = jnp.exp(log_w_down) * bernoulli(z)
+        out.append((z, up, down, log_w_up, D_f))
+    return tuple(out), logD
 
 
 def _finite_or_error(z, k, grid):
@@ -276,7 +283,11 @@ def rates(system: Any, grid: Grid, *, t: float = 0.0, event_shape=None) -> EdgeR
     fields).
     """
     faces = axis_faces(system, grid, t=t, event_shape=event_shape)
+    return _edge_rates(faces, grid.n_cells)
+
+
+def _edge_rates(faces, n_cells: int) -> EdgeRates:
     src = np.concatenate([np.concatenate([f.src.ravel(), f.dst.ravel()]) for f in faces])
     dst = np.concatenate([np.concatenate([f.dst.ravel(), f.src.ravel()]) for f in faces])
     rate = jnp.concatenate([jnp.concatenate([f.up.ravel(), f.down.ravel()]) for f in faces])
-    return EdgeRates(jnp.asarray(src, jnp.int32), jnp.asarray(dst, jnp.int32), rate, grid.n_cells)
+    return EdgeRates(jnp.asarray(src, jnp.int32), jnp.asarray(dst, jnp.int32), rate, n_cells)

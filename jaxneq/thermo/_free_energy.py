@@ -21,11 +21,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import ArrayLike, Float
 
 from ._checks import check_samples, check_temperature, common_dtype
 from ._results import CrooksCheck, Estimate, JarzynskiEstimate, MBAREstimate
-
 
 _MAX_ITERS = 100
 
@@ -34,7 +33,9 @@ def _tolerance(dtype):
     return 8 * jnp.finfo(dtype).eps
 
 
-def jarzynski(work: Float[ArrayLike, " n"], temperature: Float[ArrayLike, ""] = 1.0) -> JarzynskiEstimate:
+def jarzynski(
+    work: Float[ArrayLike, " n"], temperature: Float[ArrayLike, ""] = 1.0
+) -> JarzynskiEstimate:
     r"""Free-energy difference from nonequilibrium work by Jarzynski's equality (EXP).
 
     $$\widehat{\Delta F} = -T \ln \frac1N \sum_{n=1}^N e^{-W_n/T},$$
@@ -66,6 +67,11 @@ def jarzynski(work: Float[ArrayLike, " n"], temperature: Float[ArrayLike, ""] = 
     References: Jarzynski, Phys. Rev. Lett. 78, 2690 (1997); Zuckerman and Woolf, Phys. Rev.
     Lett. 89, 180602 (2002).
     """
+    return _jarzynski(jnp.asarray(work), jnp.asarray(temperature))
+
+
+@eqx.filter_jit
+def _jarzynski(work, temperature):
     work = check_samples(work, "work", what="work values")
     temperature = check_temperature(temperature, work.dtype)
     dtype = common_dtype(work, temperature)
@@ -179,6 +185,11 @@ def bar(
     References: Bennett, J. Comput. Phys. 22, 245 (1976); Shirts, Bair, Hooker and Pande,
     Phys. Rev. Lett. 91, 140601 (2003).
     """
+    return _bar(jnp.asarray(w_forward), jnp.asarray(w_reverse), jnp.asarray(temperature))
+
+
+@eqx.filter_jit
+def _bar(w_forward, w_reverse, temperature):
     w_forward = check_samples(w_forward, "w_forward", what="forward work values")
     w_reverse = check_samples(w_reverse, "w_reverse", what="reverse work values")
     temperature = check_temperature(temperature, w_forward.dtype)
@@ -317,6 +328,11 @@ def mbar(u_kn: Float[ArrayLike, "K N"], n_k: Float[ArrayLike, " K"]) -> MBAREsti
     References: Shirts and Chodera, J. Chem. Phys. 129, 124105 (2008); Bennett, J. Comput.
     Phys. 22, 245 (1976).
     """
+    return _mbar(jnp.asarray(u_kn), jnp.asarray(n_k))
+
+
+@eqx.filter_jit
+def _mbar(u_kn, n_k):
     u_kn = check_samples(u_kn, "u_kn", ndim=2, what="reduced potentials [K states, N samples]")
     n_k = jnp.asarray(n_k)
     if n_k.shape != (u_kn.shape[0],):
@@ -400,6 +416,13 @@ def crooks(
 
     Reference: Crooks, Phys. Rev. E 60, 2721 (1999).
     """
+    delta_f = None if delta_f is None else jnp.asarray(delta_f)
+    w_forward, w_reverse = jnp.asarray(w_forward), jnp.asarray(w_reverse)
+    return _crooks(w_forward, w_reverse, bins, jnp.asarray(temperature), delta_f)
+
+
+@eqx.filter_jit
+def _crooks(w_forward, w_reverse, bins, temperature, delta_f):
     w_forward = check_samples(w_forward, "w_forward", what="forward work values")
     w_reverse = check_samples(w_reverse, "w_reverse", what="reverse work values")
     temperature = check_temperature(temperature, w_forward.dtype)
@@ -416,7 +439,9 @@ def crooks(
     else:
         edges = jnp.asarray(bins, dtype)
         if edges.ndim != 1 or edges.shape[0] < 2:
-            raise ValueError(f"`bins` given as edges must be 1-D with >= 2 entries, got {edges.shape}")
+            raise ValueError(
+                f"`bins` given as edges must be 1-D with >= 2 entries, got {edges.shape}"
+            )
     edges = jax.lax.stop_gradient(edges)
     count_f, _ = jnp.histogram(w_f, edges)
     count_r, _ = jnp.histogram(w_r, edges)

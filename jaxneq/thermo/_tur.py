@@ -100,6 +100,11 @@ def tur_bound(currents: Float[ArrayLike, " n"], t: Float[ArrayLike, ""]) -> Esti
     References: Barato and Seifert, Phys. Rev. Lett. 114, 158101 (2015); Gingrich, Horowitz,
     Perunov and England, Phys. Rev. Lett. 116, 120601 (2016).
     """
+    return _tur_bound(jnp.asarray(currents), jnp.asarray(t))
+
+
+@eqx.filter_jit
+def _tur_bound(currents, t):
     currents = check_samples(currents, "currents", what="current samples")
     if currents.shape[0] < 2:
         raise ValueError("`currents` needs at least 2 samples to estimate a variance")
@@ -171,6 +176,11 @@ def short_time_tur(
     Otsubo, Ito, Dechant and Sagawa, Phys. Rev. E 101, 062106 (2020); Barato and Seifert,
     Phys. Rev. Lett. 114, 158101 (2015).
     """
+    return _short_time_tur(jnp.asarray(trajectory), jnp.asarray(dt), basis)
+
+
+@eqx.filter_jit
+def _short_time_tur(trajectory, dt, basis):
     trajectory = as_inexact(trajectory, "trajectory")
     if trajectory.ndim < 3:
         raise ValueError(
