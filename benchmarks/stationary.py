@@ -238,6 +238,7 @@ def main():
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
     rng = np.random.default_rng(0)
+    load_before = os.getloadavg()[0]  # the ratios move with other work on the machine
     t0 = time.perf_counter()
     gth_ratio, gth_info = bench_gth_vs_lapack(rng, repeats)
     vmap_ratio, vmap_info = bench_vmap(rng, repeats)
@@ -263,6 +264,8 @@ def main():
             "processor": platform.processor() or platform.machine(),
             "jax_backend": jax.default_backend(),
             "jax": jax.__version__,
+            "cpu_count": os.cpu_count(),
+            "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
         },
         "quick": args.quick,
         "total_s": time.perf_counter() - t0,

@@ -7,6 +7,8 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+from _stats import N_SE, assert_samples_match, assert_within_stderr, mean_and_stderr
+
 import jaxneq as jn
 
 L = jn.langevin
@@ -16,29 +18,63 @@ def _abp_msd(t, v0, d_r, d_t):
     return 4 * d_t * t + 2 * v0**2 / d_r**2 * (d_r * t - 1 + np.exp(-d_r * t))
 
 
+def _abp_euler_maruyama_msd(n, dt, v0, d_r, d_t):
+    """Exact MSD after n Euler–Maruyama steps of a free ABP in 2D.
+
+    x_n = sum_{i<n} v0 e(theta_i) dt + thermal noise, with theta_i exact Brownian motion (the
+    orientation noise is additive), so <e(theta_i).e(theta_j)> = exp(-D_r |i - j| dt).
+    """
+    lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    return 4 * d_t * n * dt + (v0 * dt) ** 2 * np.exp(-d_r * dt * lag).sum()
+
+
 def _aoup_msd_per_dim(t, tau, d_a, d_t):
     return 2 * d_t * t + 2 * d_a * (t - tau * (1 - np.exp(-t / tau)))
 
 
-def _assert_within(estimate, stderr, exact, n_se=5.0, rel_bias=0.0):
-    """|estimate - exact| < n_se standard errors (+ an allowance for time-step bias)."""
-    estimate, stderr, exact = map(np.asarray, (estimate, stderr, exact))
-    assert np.all(np.abs(estimate - exact) < n_se * stderr + rel_bias * np.abs(exact)), (
-        estimate,
-        exact,
-        stderr,
-    )
+def _aoup_euler_maruyama_msd_per_dim(n, dt, tau, d_a, d_t):
+    """Exact MSD per dimension after n Euler–Maruyama steps of a free AOUP.
+
+    u' = a u + s xi with a = 1 - dt/tau, s^2 = 2 D_a dt / tau^2, u_0 ~ N(0, D_a/tau) (the
+    continuous stationary law that `init` draws), and x_n = sum_{i<n} u_i dt + thermal noise:
+    Var u_i = a^{2i} V_0 + (1 - a^{2i}) V with V = s^2/(1 - a^2), and
+    Cov(u_i, u_j) = a^{|i-j|} Var u_{min(i,j)}.
+    """
+    a, s2 = 1 - dt / tau, 2 * d_a * dt / tau**2
+    v0, v = d_a / tau, s2 / (1 - a * a)
+    i = np.arange(n)
+    var = a ** (2 * i) * v0 + (1 - a ** (2 * i)) * v
+    lo = np.minimum(i[:, None], i[None, :])
+    cov = a ** np.abs(i[:, None] - i[None, :]) * var[lo]
+    return 2 * d_t * n * dt + dt**2 * cov.sum()
 
 
-def test_active_brownian_msd_matches_exact_formula():
+def test_exact_euler_maruyama_msds_approach_the_continuous_formulas_as_dt_shrinks():
+    # the references below are the exact laws of the discrete schemes: check them against
+    # the continuous formulas in the limit. Their error is O(dt) (AOUP: the propulsion
+    # variance) or O(dt^2) (ABP: a Riemann sum of exp(-D_r t)), so 10x smaller dt must
+    # shrink it at least ~10x (8x allows for the next order at dt = 0.02).
+    t = 2.0
+    errors = []
+    for dt in (0.02, 0.002):
+        n = round(t / dt)
+        abp = _abp_euler_maruyama_msd(n, dt, 2.0, 1.0, 0.1) / _abp_msd(t, 2.0, 1.0, 0.1) - 1
+        aoup = _aoup_euler_maruyama_msd_per_dim(n, dt, 0.5, 2.0, 0.2)
+        aoup = aoup / _aoup_msd_per_dim(t, 0.5, 2.0, 0.2) - 1
+        errors.append((abs(abp), abs(aoup)))
+    ratio = np.array(errors[0]) / np.array(errors[1])
+    assert np.all(ratio > 8), errors
+
+
+def test_active_brownian_msd_matches_the_exact_euler_maruyama_value():
     v0, d_r, temperature = 2.0, 1.0, 0.1
     b, dt, n, every = 4000, 0.01, 400, 100
     system = L.ActiveBrownian(speed=v0, rotational_diffusion=d_r, temperature=temperature)
     res = L.simulate(system, jnp.zeros((b, 2)), key=jr.key(0), dt=dt, n_steps=n, save_every=every)
-    r2 = np.sum(np.asarray(res.trajectory[1:]) ** 2, axis=-1)  # [n_saved - 1, b]
-    t = dt * every * np.arange(1, n // every + 1)
-    # Euler-Maruyama freezes the orientation over a step: relative bias ~ D_r dt / 2
-    _assert_within(r2.mean(1), r2.std(1) / np.sqrt(b), _abp_msd(t, v0, d_r, temperature), 5, 0.01)
+    r2 = np.sum(np.asarray(res.trajectory[1:]) ** 2, axis=-1).T  # [b, n_saved - 1]
+    steps = every * np.arange(1, n // every + 1)
+    exact = [_abp_euler_maruyama_msd(k, dt, v0, d_r, temperature) for k in steps]
+    assert_samples_match(r2, exact)
 
 
 def test_active_brownian_orientation_diffuses_with_rotational_diffusivity():
@@ -50,8 +86,8 @@ def test_active_brownian_orientation_diffuses_with_rotational_diffusivity():
     dtheta = np.asarray(res.state.orientation - start)
     # initial angles are uniform in [0, 2 pi)
     assert 0 <= float(start.min()) and float(start.max()) < 2 * np.pi
-    d2 = dtheta**2
-    _assert_within(d2.mean(), d2.std() / np.sqrt(b), 2 * d_r * t)
+    # the orientation noise is additive: the increment is exactly N(0, 2 D_r t)
+    assert_samples_match(dtheta**2, 2 * d_r * t)
 
 
 def test_active_brownian_drift_is_self_propulsion_plus_mobility_times_force():
@@ -68,16 +104,15 @@ def test_active_brownian_drift_is_self_propulsion_plus_mobility_times_force():
     np.testing.assert_allclose(amp.orientation, np.sqrt(2.0))
 
 
-def test_active_ou_msd_matches_exact_formula():
+def test_active_ou_msd_matches_the_exact_euler_maruyama_value():
     tau, d_a, temperature = 0.5, 2.0, 0.2
     b, dt, n, every = 4000, 0.005, 400, 100
     system = L.ActiveOU(persistence_time=tau, active_diffusion=d_a, temperature=temperature)
     res = L.simulate(system, jnp.zeros((b, 2)), key=jr.key(2), dt=dt, n_steps=n, save_every=every)
-    r2 = np.sum(np.asarray(res.trajectory[1:]) ** 2, axis=-1)
-    t = dt * every * np.arange(1, n // every + 1)
-    exact = 2 * _aoup_msd_per_dim(t, tau, d_a, temperature)
-    # Euler-Maruyama propulsion variance is D_a/tau / (1 - dt/(2 tau)): bias ~ dt/(2 tau)
-    _assert_within(r2.mean(1), r2.std(1) / np.sqrt(b), exact, 5, 0.01)
+    r2 = np.sum(np.asarray(res.trajectory[1:]) ** 2, axis=-1).T  # [b, n_saved - 1]
+    steps = every * np.arange(1, n // every + 1)
+    exact = [2 * _aoup_euler_maruyama_msd_per_dim(k, dt, tau, d_a, temperature) for k in steps]
+    assert_samples_match(r2, exact)
 
 
 def test_active_ou_in_harmonic_trap_has_exact_stationary_variance():
@@ -89,17 +124,25 @@ def test_active_ou_in_harmonic_trap_has_exact_stationary_variance():
         active_diffusion=d_a,
         temperature=temperature,
     )
-    res = L.simulate(system, jnp.zeros((b, 1)), key=jr.key(3), dt=0.005, n_steps=1200)
+    dt = 0.005
+    res = L.simulate(system, jnp.zeros((b, 1)), key=jr.key(3), dt=dt, n_steps=1200)
     x2 = np.asarray(res.x[:, 0]) ** 2
+    # (x, u) is linear: dx = -k x + u + noise, du = -u/tau + noise, D = (T, D_a/tau^2). The
+    # exact Euler–Maruyama stationary variance; the memory of x0 = 0 and of the continuous
+    # u-law of `init` decays as exp(-2 k t) = exp(-24) by t = 6, far below the error bar.
+    A = jnp.array([[k, -1.0], [0.0, 1 / tau]])
+    em = jn.models.linear_euler_maruyama_stationary(A, jnp.array([temperature, d_a / tau**2]), dt)
+    assert_samples_match(x2, em["covariance"][0, 0])
+    # and that value is the continuous one, T/k + D_a/(k (1 + k tau)), up to O(dt)
     exact = temperature / k + d_a / (k * (1 + k * tau))
-    _assert_within(x2.mean(), x2.std() / np.sqrt(b), exact, 5, 0.01)
+    assert abs(float(em["covariance"][0, 0]) / exact - 1) < 2 * (k + 1 / tau) * dt
 
 
 def test_active_ou_initial_propulsion_is_stationary():
     system = L.ActiveOU(persistence_time=jnp.array([0.5, 2.0]), active_diffusion=3.0)
-    u = system.init(jnp.zeros((20000, 2, 3)), key=jr.key(4)).propulsion
-    var = np.asarray(u).var(axis=(0, 2))
-    np.testing.assert_allclose(var, [6.0, 1.5], rtol=0.05)
+    u = np.asarray(system.init(jnp.zeros((20000, 2, 3)), key=jr.key(4)).propulsion)
+    samples = u.transpose(0, 2, 1).reshape(-1, 2) ** 2  # [60000, 2]: u^2 per particle
+    assert_samples_match(samples, [6.0, 1.5])  # D_a / tau
 
 
 def test_active_systems_run_in_float32():
@@ -186,8 +229,8 @@ def test_leimkuhler_matthews_gives_the_exact_stationary_propulsion_variance_of_a
     res = jn.langevin.simulate(
         system, x0, key=jr.key(50), dt=dt, n_steps=100, method="leimkuhler_matthews"
     )
-    var = float(jnp.var(res.state.propulsion))
+    var, se = mean_and_stderr(np.asarray(res.state.propulsion[:, 0]) ** 2)  # the mean is 0
     exact = d_a / tau
-    se = exact * np.sqrt(2 / (b - 1))
-    assert abs(var - exact) < 5 * se, (var, exact, se)
-    assert d_a / (tau * (1 - dt / (2 * tau))) - exact > 10 * se  # EM's value is excluded
+    assert_within_stderr(var, se, exact)
+    # the test resolves the effect: Euler–Maruyama's value lies outside twice the band
+    assert d_a / (tau * (1 - dt / (2 * tau))) - exact > 2 * N_SE * se

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from _stats import assert_pytrees_bitwise_equal
 
 from jaxneq.langevin._checkpoint import load_checkpoint, save_checkpoint
 
@@ -36,27 +37,13 @@ def _nested_tree():
     }
 
 
-def _assert_bitwise_equal(a, b):
-    leaves_a, tree_a = jax.tree_util.tree_flatten(a)
-    leaves_b, tree_b = jax.tree_util.tree_flatten(b)
-    assert tree_a == tree_b
-    for x, y in zip(leaves_a, leaves_b, strict=True):
-        assert x.dtype == y.dtype and x.shape == y.shape
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x, y = jr.key_data(x), jr.key_data(y)
-        x, y = np.asarray(x), np.asarray(y)
-        if x.dtype.kind not in "biufc":
-            x, y = x.view(f"u{x.dtype.itemsize}"), y.view(f"u{y.dtype.itemsize}")
-        np.testing.assert_array_equal(x, y, strict=True)
-
-
 def test_nested_pytree_round_trips_bitwise_with_meta(tmp_path):
     tree = _nested_tree()
     meta = {"step": 12, "n_steps": 100, "dt": 0.01, "shape": (4, 2), "name": "run"}
     path = tmp_path / "run.npz"
     save_checkpoint(path, tree, meta)
     loaded, loaded_meta = load_checkpoint(path, like=tree)
-    _assert_bitwise_equal(loaded, tree)
+    assert_pytrees_bitwise_equal(loaded, tree)
     assert loaded_meta == {**meta, "shape": [4, 2]}  # JSON: tuples come back as lists
 
 
@@ -75,7 +62,7 @@ def test_shape_dtype_structs_serve_as_template(tmp_path):
     save_checkpoint(tmp_path / "run.npz", tree, {})
     like = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
     loaded, _ = load_checkpoint(tmp_path / "run.npz", like=like)
-    _assert_bitwise_equal(loaded, tree)
+    assert_pytrees_bitwise_equal(loaded, tree)
 
 
 def test_failed_replace_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):

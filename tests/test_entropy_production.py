@@ -2,8 +2,10 @@
 
 Statistical tests: fixed keys; every ensemble member is an independent trajectory started in
 the exact stationary state, so the standard error of the rate is the spread of the per-member
-Sigma/t over sqrt(b). Tolerance: 5 standard errors plus the O(dt) bias of Euler–Maruyama,
-computed exactly for linear systems from the discrete-time Lyapunov equation.
+Sigma/t over sqrt(b). Tolerance: N_SE standard errors plus the O(dt) bias of Euler–Maruyama,
+computed exactly for linear systems by `jn.models.linear_euler_maruyama_stationary` (the
+discrete-time Lyapunov equation). Resolution guards require the standard error to resolve
+the effect under test: se < |effect| / (2 N_SE).
 """
 
 import jax
@@ -11,12 +13,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-import scipy.linalg
-from _stats import mean_and_stderr
+from _stats import N_SE, assert_within_stderr, central_difference, mean_and_stderr
 
 import jaxneq as jn
-
-Z = 5.0  # standard errors allowed
 
 
 def _stationary_run(system, event, *, b, dt, n_steps, key, observables, dtype=jnp.float64):
@@ -28,43 +27,9 @@ def _stationary_run(system, event, *, b, dt, n_steps, key, observables, dtype=jn
     )
 
 
-def _euler_maruyama_step_moment(A, D, dt):
-    """Exact stationary E[dx mid^T] per unit time of Euler–Maruyama on dx = -A x dt + sqrt(2D) dW.
-
-    The scheme is x' = M x + noise with M = I - A dt and noise covariance 2 D dt; its stationary
-    covariance C solves the discrete Lyapunov equation C = M C M^T + 2 D dt. With
-    dx = -A dt x + noise and mid = x + dx / 2: E[dx mid^T] = -A dt C + (A dt C (A dt)^T + 2 D dt)/2.
-    """
-    A = np.asarray(A, np.float64)
-    D = np.diag(np.asarray(D, np.float64))
-    n = A.shape[0]
-    M = np.eye(n) - A * dt
-    C = scipy.linalg.solve_discrete_lyapunov(M, 2 * D * dt)
-    E = -A * dt @ C + 0.5 * (A * dt @ C @ (A * dt).T + 2 * D * dt)
-    return E / dt, D
-
-
 def _euler_maruyama_rate(A, D, dt):
-    """Exact mean of the midpoint estimator of sigma (sum_i F_i o dx_i / T_i) under Euler–Maruyama.
-
-    With F_i / T_i = -(D^-1 A x)_i, the mean rate is tr(-A^T D^-1 E[dx mid^T]) / dt.
-    """
-    E, Dm = _euler_maruyama_step_moment(A, D, dt)
-    return np.trace(-np.asarray(A).T @ np.linalg.inv(Dm) @ E)
-
-
-def _euler_maruyama_heat_rates(A, D, dt, mobility=1.0):
-    """Exact mean of the midpoint heat estimator F_i o dx_i per unit time, per degree of freedom.
-
-    F = -K x with K = diag(mu)^-1 A, so E[F_i(mid) dx_i] / dt = (-K E[mid dx^T])_ii / dt.
-    """
-    E, _ = _euler_maruyama_step_moment(A, D, dt)
-    K = np.asarray(A, np.float64) / np.broadcast_to(mobility, (np.shape(A)[0],))[:, None]
-    return np.diagonal(-K @ E.T)
-
-
-def _assert_rate(measured, stderr, exact, bias=0.0):
-    assert abs(measured - exact) < Z * stderr + abs(bias), (measured, stderr, exact, bias)
+    """Exact stationary mean of the midpoint entropy-production estimator under Euler–Maruyama."""
+    return float(jn.models.linear_euler_maruyama_stationary(A, D, dt)["entropy_production_rate"])
 
 
 @pytest.mark.parametrize("dim", [1, 2])

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from _stats import central_difference, mean_and_stderr
+from _stats import central_difference, compiled_temp_bytes, mean_and_stderr
 
 import jaxneq as jn
 
@@ -174,8 +174,7 @@ def _compiled_grad_temp_bytes(adjoint, n_steps, b=64):
         )
         return jnp.mean(result.x**2)
 
-    compiled = jax.jit(jax.grad(loss)).lower(jnp.float32(1.0)).compile()
-    return compiled.memory_analysis().temp_size_in_bytes
+    return compiled_temp_bytes(jax.grad(loss), jnp.float32(1.0))
 
 
 def test_checkpointed_gradient_memory_grows_sublinearly_in_the_number_of_steps():

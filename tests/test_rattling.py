@@ -211,7 +211,7 @@ def test_fit_gamma_recovers_a_planted_exponent_and_its_stderr_covers_at_the_nomi
     p /= p.sum()
     counts = rng.multinomial(n_samples, p, size=n_replicas).astype(np.float64)
     assert counts.min() > 0  # every entry observed: the log-linear model applies
-    fits = jax.vmap(lambda c: rattling.fit_gamma(c / n_samples, jnp.asarray(R), counts=c))(
+    fits = jax.jit(jax.vmap(lambda c: rattling.fit_gamma(c / n_samples, R, counts=c)))(
         jnp.asarray(counts)
     )
     z = (np.asarray(fits.gamma) - gamma) / np.asarray(fits.stderr)
@@ -284,8 +284,8 @@ def test_grad_of_gamma_and_fit_quality_matches_central_differences():
     grad = float(jax.grad(_fit_quality)(theta))
     # Richardson: the difference of two step sizes bounds the truncation error of the larger
     h = 1e-4
-    fd_h = float(central_difference(_fit_quality, theta, h=h))
-    fd_h2 = float(central_difference(_fit_quality, theta, h=h / 2))
+    fd_h = float(central_difference(_fit_quality, theta, h=h, jit=True))
+    fd_h2 = float(central_difference(_fit_quality, theta, h=h / 2, jit=True))
     rounding = 64 * unit_roundoff(np.float64) * 8 / (h / 2)  # |f| of a few units, 8 terms
     tol = 2 * abs(fd_h - fd_h2) + rounding
     assert abs(grad - fd_h2) <= tol, (grad, fd_h2, tol)
@@ -298,15 +298,21 @@ def test_vmap_over_a_batch_of_chains_equals_a_loop_and_jit_equals_eager():
         rates = _random_rates(theta)
         return rattling.fit_gamma(jn.markov.stationary(rates), rattling.from_rates(rates))
 
-    batched = jax.vmap(fit)(thetas)
-    jitted = jax.jit(jax.vmap(fit))(thetas)
-    for i, theta in enumerate(thetas):
-        one = fit(theta)
-        for name in ("gamma", "log_z", "stderr", "r_squared", "kl"):
-            a, b, c = getattr(batched, name)[i], getattr(one, name), getattr(jitted, name)[i]
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
-            np.testing.assert_allclose(c, b, rtol=1e-10, atol=1e-13)
-    assert float(one) == float(one.gamma) == float(one.value)
+    batched = jax.jit(jax.vmap(fit))(thetas)
+    single = jax.jit(fit)
+    looped = [single(theta) for theta in thetas]
+    eager = fit(thetas[1])
+    names = ("gamma", "log_z", "stderr", "r_squared", "kl")
+    for i, one in enumerate(looped):
+        for name in names:
+            np.testing.assert_allclose(
+                getattr(batched, name)[i], getattr(one, name), rtol=1e-10, atol=1e-13
+            )
+    for name in names:
+        np.testing.assert_allclose(
+            getattr(eager, name), getattr(looped[1], name), rtol=1e-10, atol=1e-13
+        )
+    assert float(eager) == float(eager.gamma) == float(eager.value)
 
 
 def test_float32_smoke_of_every_public_function():

@@ -62,7 +62,10 @@ def test_mbar_recovers_free_energies_of_traps_including_an_unsampled_state():
     n_k = np.array([3000, 2000, 2500, 0])  # the last state is only reweighted
     keys = jax.random.split(jax.random.key(3), 4)
     x = jnp.concatenate(
-        [jax.random.normal(k, (n,)) * jnp.sqrt(T / s) for k, n, s in zip(keys, n_k, stiffness)]
+        [
+            jax.random.normal(k, (n,)) * jnp.sqrt(T / s)
+            for k, n, s in zip(keys, n_k, stiffness, strict=True)
+        ]
     )
     u_kn = 0.5 * jnp.asarray(stiffness)[:, None] * x[None, :] ** 2 / T
     result = jn.thermo.mbar(u_kn, n_k)
@@ -149,7 +152,9 @@ def test_mbar_agrees_with_pymbar_on_the_same_data(pymbar):
     stiffness = np.array([1.0, 2.0, 4.0, 0.7, 1.5])
     n_k = np.array([400, 300, 0, 500, 200])
     rng = np.random.default_rng(8)
-    x = np.concatenate([rng.normal(0, np.sqrt(T / s), n) for s, n in zip(stiffness, n_k)])
+    x = np.concatenate(
+        [rng.normal(0, np.sqrt(T / s), n) for s, n in zip(stiffness, n_k, strict=True)]
+    )
     u_kn = 0.5 * stiffness[:, None] * x[None, :] ** 2 / T
     ref = pymbar.MBAR(u_kn, n_k).compute_free_energy_differences()
     ours = jn.thermo.mbar(u_kn, n_k)

@@ -21,6 +21,18 @@ from ._grid import Grid
 _METHODS = ("auto", "exact", "gth", "lu", "krylov")
 
 
+def _cumlogsumexp(x: Array, reverse: bool = False) -> Array:
+    """Running log-sum-exp (a sequential scan: exact in log space, cheap to compile and to
+    differentiate, unlike an associative scan)."""
+
+    def step(acc, v):
+        acc = jnp.logaddexp(acc, v)
+        return acc, acc
+
+    _, out = jax.lax.scan(step, jnp.full((), -jnp.inf, x.dtype), x, reverse=reverse)
+    return out
+
+
 def _reflecting_1d(z: Array, log_d: Array) -> Array:
     """log of unnormalised cell probabilities of a 1D reflecting chain (detailed balance)."""
     # log(P_{i+1}/P_i) = log r_up - log r_down = (1 - alpha)(log D_i - log D_{i+1}) + z_i
@@ -38,8 +50,8 @@ def _ring_1d(z: Array, log_weight: Array, log_d: Array) -> tuple[Array, Array]:
     affinity = jnp.sum(z)
     phi = jnp.concatenate([jnp.zeros((1,), z.dtype), jnp.cumsum(z)[:-1]]) + log_d
     log_c = -phi - (log_weight + log_bernoulli(-z))  # e^-Phi_k / u_k
-    suffix = jax.lax.cumlogsumexp(log_c, reverse=True)
-    inclusive = jax.lax.cumlogsumexp(log_c)
+    suffix = _cumlogsumexp(log_c, reverse=True)
+    inclusive = _cumlogsumexp(log_c)
     # exclusive prefix sums; the first is empty (log 0) and is not used
     prefix = jnp.concatenate([inclusive[:1], inclusive[:-1]])
     with_prefix = jnp.logaddexp(suffix, prefix - affinity)
@@ -66,9 +78,7 @@ def exact_1d(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[Array, Arr
     (probability per unit time through every face; 0 on a reflecting grid)."""
     (faces,) = axis_faces(system, grid, t=t, event_shape=event_shape)
     log_diffusion = cell_log_diffusion(system, grid, t=t, event_shape=event_shape)[..., 0]
-    return _exact_1d_solve(
-        faces.z, faces.log_weight, log_diffusion, system.alpha, grid.periodic[0]
-    )
+    return _exact_1d_solve(faces.z, faces.log_weight, log_diffusion, system.alpha, grid.periodic[0])
 
 
 def stationary_density(

@@ -77,12 +77,11 @@ def check_system(system: Any, event_shape, grid: Grid) -> tuple[int, ...]:
     """Trace-time checks: an `Overdamped` system whose member's state has `grid.ndim`
     entries; returns the event shape one member's state has."""
     if not isinstance(system, langevin.Overdamped):
-        raise TypeError(f"`system` must be a jaxneq.langevin.Overdamped, got "
-                        f"{type(system).__name__}. {_SCOPE}")
-    if not isinstance(grid, Grid):
         raise TypeError(
-            f"`grid` must be a jaxneq.fokker_planck.Grid, got {type(grid).__name__}"
+            f"`system` must be a jaxneq.langevin.Overdamped, got {type(system).__name__}. {_SCOPE}"
         )
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a jaxneq.fokker_planck.Grid, got {type(grid).__name__}")
     d = grid.ndim
     event = (d,) if event_shape is None else tuple(int(s) for s in event_shape)
     if int(np.prod(event)) != d:

@@ -203,9 +203,8 @@ def mean_first_passage_time(
             )
     if mask.shape != grid.shape:
         raise ValueError(
-            f"`target(x)` must return one bool per grid point, got shape {mask.shape[len(grid.shape):]}"
+            f"`target(x)` must return one bool per grid point, got shape {mask.shape[len(grid.shape) :]}"
         )
     chain = rates(system, grid, t=t, event_shape=event_shape)
     tau = markov.mean_first_passage_times(chain, mask.reshape(-1))
     return tau.reshape(grid.shape)
-

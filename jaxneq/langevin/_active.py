@@ -235,8 +235,10 @@ def _check_two_dimensional(x0):
 
 
 class ActiveOUState(eqx.Module):
-    """State of active Ornstein–Uhlenbeck particles: positions `x`, self-propulsion `propulsion`
-    (a velocity, same shape as `x`)."""
+    """State of active Ornstein–Uhlenbeck particles: positions `x` and self-propulsion.
+
+    `propulsion` is a velocity, of the same shape as `x`.
+    """
 
     x: Array
     propulsion: Array

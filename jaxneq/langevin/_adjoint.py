@@ -52,13 +52,14 @@ Body = Callable[[PyTree], tuple[PyTree, Any]]
 class AbstractAdjoint(eqx.Module):
     """How reverse-mode autodiff goes through the steps of `simulate`.
 
-    `scan(body, carry, n)` applies `body: carry -> (carry, y)` `n` times (a Python int) and
-    returns the final carry and the `y`s stacked along a new leading axis (None when `body`
-    returns None). Every adjoint gives the same numbers; they differ in memory and time
-    under `jax.grad`.
+    `scan(body, carry, n, unroll=1)` applies `body: carry -> (carry, y)` `n` times (a Python
+    int) and returns the final carry and the `y`s stacked along a new leading axis (None
+    when `body` returns None); `unroll` applications of `body` per loop iteration (as
+    `lax.scan`'s `unroll`). Every adjoint gives the same numbers; they differ in memory and
+    time under `jax.grad`.
     """
 
-    def scan(self, body: Body, carry: PyTree, n: int) -> tuple[PyTree, Any]:
+    def scan(self, body: Body, carry: PyTree, n: int, unroll: int = 1) -> tuple[PyTree, Any]:
         raise NotImplementedError
 
 
@@ -78,8 +79,8 @@ class DirectAdjoint(AbstractAdjoint):
     ```
     """
 
-    def scan(self, body: Body, carry: PyTree, n: int) -> tuple[PyTree, Any]:
-        return jax.lax.scan(lambda c, _: body(c), carry, length=n)
+    def scan(self, body: Body, carry: PyTree, n: int, unroll: int = 1) -> tuple[PyTree, Any]:
+        return jax.lax.scan(lambda c, _: body(c), carry, length=n, unroll=max(1, min(unroll, n)))
 
 
 class RecursiveCheckpointAdjoint(AbstractAdjoint):
@@ -125,8 +126,8 @@ class RecursiveCheckpointAdjoint(AbstractAdjoint):
     def segment(self) -> int:
         return 128 if self.checkpoints is None else self.checkpoints
 
-    def scan(self, body: Body, carry: PyTree, n: int) -> tuple[PyTree, Any]:
-        return _nested_scan(body, carry, n, self.segment)
+    def scan(self, body: Body, carry: PyTree, n: int, unroll: int = 1) -> tuple[PyTree, Any]:
+        return _nested_scan(body, carry, n, self.segment, unroll)
 
 
 def _levels(n: int, segment: int) -> int:
@@ -147,19 +148,22 @@ def _stack(ys_main, ys_rest, m: int, q: int):
     return jtu.tree_map(lambda a, b: jnp.concatenate([a, b], axis=0), flat, ys_rest)
 
 
-def _nested_scan(body: Body, carry: PyTree, n: int, segment: int) -> tuple[PyTree, Any]:
-    """`n` applications of `body`, as nested checkpointed scans with `segment` per level."""
+def _nested_scan(
+    body: Body, carry: PyTree, n: int, segment: int, unroll: int = 1
+) -> tuple[PyTree, Any]:
+    """`n` applications of `body`, as nested checkpointed scans with `segment` per level;
+    the innermost scans run `unroll` steps per iteration."""
     if n <= segment:
-        return jax.lax.scan(lambda c, _: body(c), carry, length=n)
+        return jax.lax.scan(lambda c, _: body(c), carry, length=n, unroll=max(1, min(unroll, n)))
     q = segment ** (_levels(n, segment) - 1)  # steps per outer iteration
     m, r = divmod(n, q)
 
     @jax.checkpoint
     def outer(c, _):
-        return _nested_scan(body, c, q, segment)
+        return _nested_scan(body, c, q, segment, unroll)
 
     carry, ys_main = jax.lax.scan(outer, carry, length=m)
     ys_rest = None
     if r:
-        carry, ys_rest = _nested_scan(body, carry, r, segment)
+        carry, ys_rest = _nested_scan(body, carry, r, segment, unroll)
     return carry, _stack(ys_main, ys_rest, m, q)

@@ -39,6 +39,7 @@ class DriverOptions(eqx.Module):
     progress: bool = eqx.field(static=True)
     checkpoint: str | None = eqx.field(static=True)
     method_name: str = eqx.field(static=True)
+    unroll: int = eqx.field(default=1, static=True)
 
 
 def format_seconds(s: float) -> str:
@@ -182,10 +183,14 @@ def run_eager(
     while start < n_steps:
         n_blocks = jnp.asarray(min(chunk_blocks, (n_steps - start) // block), jnp.int32)
         before = carry
-        carry, buffer, finite = run_chunk(problem, carry, n_blocks, block, capacity, False)
+        carry, buffer, finite = run_chunk(
+            problem, carry, n_blocks, block, capacity, False, options.unroll
+        )
         finite = np.asarray(finite)  # waits for the chunk: the timings below are real
         if not finite.all():  # replay the chunk step by step to name the member and step
-            replay, _, _ = run_chunk(problem, before, n_blocks, block, capacity, True)
+            replay, _, _ = run_chunk(
+                problem, before, n_blocks, block, capacity, True, options.unroll
+            )
             raise_divergence(replay.bad, b, problem.dt, problem.t0)
         n_blocks = int(n_blocks)
         if buffer is not None:

@@ -80,7 +80,21 @@ def _batched(method, state, t):
 
 
 def euler_maruyama(system: AbstractSystem, state: PyTree, t: Array, dt: Array, key: Array):
-    r"""One Euler–Maruyama step, $s' = s + a\,\mathrm{d}t + b \sqrt{\mathrm{d}t}\,\xi$."""
+    r"""One Euler–Maruyama step, $s' = s + a\,\mathrm{d}t + b \sqrt{\mathrm{d}t}\,\xi$.
+
+    $a$ is `system.drift` (the Ito-equivalent drift), $b$ is `system.diffusion` and $\xi$ a
+    standard normal draw per entry of the state.
+
+    **Arguments:**
+
+    - `system`: the system (any `AbstractSystem`), one member's physics.
+    - `state`: the batched state (leading axis `b`, the ensemble), a pytree of arrays.
+    - `t`: the time at the start of the step.
+    - `dt`: the time step (> 0).
+    - `key`: a `jax.random` key for this step's noise.
+
+    **Returns:** the batched state at `t + dt`, same structure as `state`.
+    """
     a = _batched(system.drift, state, t)
     b = _batched(system.diffusion, state, t)
     xi = normal_like(key, state)
@@ -89,7 +103,22 @@ def euler_maruyama(system: AbstractSystem, state: PyTree, t: Array, dt: Array, k
 
 
 def heun(system: AbstractSystem, state: PyTree, t: Array, dt: Array, key: Array):
-    r"""One stochastic Heun step (converges to the Stratonovich solution; see module doc)."""
+    r"""One stochastic Heun step (converges to the Stratonovich solution; see module doc).
+
+    Predictor $\tilde s = s + a(s, t)\,\mathrm{d}t + b(s)\,\Delta W$, then
+    $s' = s + \tfrac12 (a(s, t) + a(\tilde s, t + \mathrm{d}t))\,\mathrm{d}t
+    + \tfrac12 (b(s) + b(\tilde s))\,\Delta W$, with $a$ = `system.stratonovich_drift`.
+
+    **Arguments:**
+
+    - `system`: the system (any `AbstractSystem`), one member's physics.
+    - `state`: the batched state (leading axis `b`, the ensemble), a pytree of arrays.
+    - `t`: the time at the start of the step.
+    - `dt`: the time step (> 0).
+    - `key`: a `jax.random` key for this step's noise.
+
+    **Returns:** the batched state at `t + dt`, same structure as `state`.
+    """
     sqrt_dt = jnp.sqrt(dt)
     dw = jtu.tree_map(lambda w: sqrt_dt * w, normal_like(key, state))
     a0 = _batched(system.stratonovich_drift, state, t)
@@ -123,6 +152,17 @@ def baoab(system: Underdamped, state: UnderdampedState, t: Array, dt: Array, key
     B: $v \mathrel{+}= \tfrac{dt}{2} F/m$; A: $x \mathrel{+}= \tfrac{dt}{2} v$;
     O: $v \leftarrow c v + \sqrt{(1 - c^2) T(x)/m}\,\xi$ with $c = e^{-\zeta dt/m}$;
     A; B (force at $t + dt$).
+
+    **Arguments:**
+
+    - `system`: an `Underdamped` system (a `ValueError` otherwise).
+    - `state`: the batched `UnderdampedState` (positions `x` and velocities `v`, leading
+      axis `b`, the ensemble).
+    - `t`: the time at the start of the step.
+    - `dt`: the time step (> 0).
+    - `key`: a `jax.random` key for this step's noise.
+
+    **Returns:** the batched `UnderdampedState` at `t + dt`.
     """
     _check_baoab(system)
     x, v = state.x, state.v
@@ -155,10 +195,10 @@ integrators, Leimkuhler–Matthews included, are in `METHODS`)."""
 
 
 class AbstractIntegrator(eqx.Module):
-    """A numerical scheme: `init(system, state, key) -> aux` and
-    `step(system, state, aux, t, dt, key) -> (state, aux)` (see the module docstring).
+    """A numerical scheme for `simulate`: an `init` and a `step` method (module docstring).
 
-    `aux` is a pytree of arrays (or None) carried from one step to the next and checkpointed
+    `init(system, state, key) -> aux` and `step(system, state, aux, t, dt, key) -> (state,
+    aux)`. `aux` is a pytree of arrays (or None) carried from one step to the next and checkpointed
     with the state; observables never see it. `check(system)` raises a `ValueError` at trace
     time when the scheme does not apply to `system` (default: it applies to every system).
     """
@@ -216,8 +256,10 @@ class BAOAB(_OneStep):
 
 
 class StepFunction(_OneStep):
-    """A plain step function `step_fn(system, state, t, dt, key) -> state` as an integrator
-    (aux None): what `resolve_method` makes of a user's step callable."""
+    """A plain step function `step_fn(system, state, t, dt, key) -> state` as an integrator.
+
+    Its aux is None: this is what `resolve_method` makes of a user's step callable.
+    """
 
     step_fn: Callable
 
@@ -312,12 +354,17 @@ the plain step functions of the one-step schemes)."""
 def resolve_method(
     method: str | AbstractIntegrator | Step | None, system: AbstractSystem
 ) -> AbstractIntegrator:
-    """The integrator for `method`, checked against `system` (a `ValueError` if the scheme
-    does not apply).
+    """The integrator for `method`, checked against `system`.
 
-    `method` is a name of `METHODS`, an `AbstractIntegrator`, a plain step callable
-    `step(system, state, t, dt, key) -> state` (wrapped in `StepFunction`, aux None), or
-    None for `system.default_method`.
+    **Arguments:**
+
+    - `method`: a name of `METHODS`, an `AbstractIntegrator`, a plain step callable
+      `step(system, state, t, dt, key) -> state` (wrapped in `StepFunction`, aux None), or
+      None for `system.default_method`.
+    - `system`: the system the scheme will integrate.
+
+    **Returns:** an `AbstractIntegrator`. A `ValueError` is raised if the scheme does not
+    apply to `system`, or if `method` is none of the above.
     """
     if method is None:
         method = system.default_method

@@ -125,19 +125,53 @@ def make_step(problem: Problem, b: int, track: bool) -> Callable[[Carry], Carry]
     return one_step
 
 
+def auto_unroll(b: int, backend: str | None = None) -> int:
+    """The steps per loop iteration that `simulate(unroll=None)` uses for `b` members.
+
+    On a GPU/TPU every loop iteration costs a kernel launch and a trip of the loop condition
+    to the host-side control, whatever the ensemble size, so below 2**20 members 8 steps per
+    iteration (not yet measured on a GPU: `benchmarks/langevin.py --full` does). On a CPU
+    the loop itself costs ~0.1 us per iteration; the per-step cost at small ensembles is the
+    kernels inside the step (threefry, the drift, the update), which unrolling does not
+    remove. Measured (`benchmarks/langevin.py`, 2-core CPU, interleaved best of 9): unroll
+    2-8 gave 0-20 % at b = 1e3-1e4, nothing at b = 1e2 and was up to 2x SLOWER at b = 1e5
+    (the unrolled body no longer fuses), for 1.5-3x the compile time: 1 on a CPU.
+    """
+    backend = jax.default_backend() if backend is None else backend
+    if backend == "cpu":
+        return 1
+    return 8 if b < 2**20 else 1
+
+
 def run_steps(
     one_step: Callable[[Carry], Carry],
     carry: Carry,
     n: int | Array,
     adjoint: AbstractAdjoint | None = None,
+    unroll: int = 1,
 ) -> Carry:
     """`n` applications of `one_step`: with a Python int `n` through `adjoint.scan` (so
     reverse-mode autodiff works with the adjoint's memory/time trade-off), with a traced
-    `n` (eager chunks of any length sharing one compiled function) as a `fori_loop`."""
+    `n` (eager chunks of any length sharing one compiled function) as a `fori_loop`.
+
+    `unroll` steps run per loop iteration (the loop overhead is paid once per block); the
+    sequence of `one_step` applications, hence every number, is the same for any `unroll`.
+    With a traced `n` the loop runs `n // unroll` blocks, then the `n % unroll` remaining
+    steps one by one.
+    """
     if isinstance(n, int):
-        carry, _ = adjoint.scan(lambda c: (one_step(c), None), carry, n)
+        carry, _ = adjoint.scan(lambda c: (one_step(c), None), carry, n, unroll=unroll)
         return carry
-    return jax.lax.fori_loop(0, n, lambda i, c: one_step(c), carry)
+    if unroll <= 1:
+        return jax.lax.fori_loop(0, n, lambda i, c: one_step(c), carry)
+
+    def block(i, c):
+        for _ in range(unroll):
+            c = one_step(c)
+        return c
+
+    carry = jax.lax.fori_loop(0, n // unroll, block, carry)
+    return jax.lax.fori_loop(0, n % unroll, lambda i, c: one_step(c), carry)
 
 
 def run_traced(
@@ -146,16 +180,17 @@ def run_traced(
     n_steps: int,
     save_every: int | None,
     adjoint: AbstractAdjoint,
+    unroll: int = 1,
 ) -> tuple[Carry, Array | None]:
     """All `n_steps` steps (a Python int) for a traced call: the carry and the positions
     saved after every `save_every` steps (`[n_steps // save_every, b, *event]`) or None."""
     b = jtu.tree_leaves(carry.state)[0].shape[0]
     one_step = make_step(problem, b, track=False)
     if save_every is None:
-        return run_steps(one_step, carry, n_steps, adjoint), None
+        return run_steps(one_step, carry, n_steps, adjoint, unroll), None
 
     def block(c):
-        c = run_steps(one_step, c, save_every, adjoint)
+        c = run_steps(one_step, c, save_every, adjoint, min(unroll, save_every))
         return c, problem.system.position(c.state)
 
     return adjoint.scan(block, carry, n_steps // save_every)
@@ -169,17 +204,19 @@ def run_chunk(
     block: int,
     capacity: int | None,
     track: bool,
+    unroll: int = 1,
 ) -> tuple[Carry, Array | None, Array]:
     """`n_blocks * block` steps from `carry.k`, for the eager driver.
 
     Returns the carry, the saved positions (a buffer of `capacity` blocks, or None) and `[b]`
     finiteness of the final state. `n_blocks` is traced, so chunks of any length, including
-    the last, shorter one, share one compiled function.
+    the last, shorter one, share one compiled function. `unroll` steps per loop iteration
+    (see `run_steps`); it never changes the numbers.
     """
     b = jtu.tree_leaves(carry.state)[0].shape[0]
     one_step = make_step(problem, b, track)
     if capacity is None:
-        c = run_steps(one_step, carry, n_blocks * block)
+        c = run_steps(one_step, carry, n_blocks * block, unroll=unroll)
         return c, None, member_finite(c.state, b)
 
     x = problem.system.position(carry.state)
@@ -187,7 +224,7 @@ def run_chunk(
 
     def one_block(j, cb):
         c, buffer = cb
-        c = run_steps(one_step, c, jnp.asarray(block, jnp.int32))
+        c = run_steps(one_step, c, jnp.asarray(block, jnp.int32), unroll=min(unroll, block))
         buffer = jax.lax.dynamic_update_index_in_dim(buffer, problem.system.position(c.state), j, 0)
         return c, buffer
 

@@ -266,8 +266,9 @@ def _raw_field(value, x: Array) -> Array:
 
 
 class Overdamped(_ForceMixin, AbstractSystem):
-    r"""Overdamped Langevin dynamics, $\mathrm{d}x = \mu F\,\mathrm{d}t
-    + \sqrt{2 \mu T(x)} \circ_\alpha \mathrm{d}W$ (units: k_B = 1).
+    r"""Overdamped Langevin dynamics of positions $x$ (units: k_B = 1).
+
+    $$\mathrm{d}x = \mu F\,\mathrm{d}t + \sqrt{2 \mu T(x)} \circ_\alpha \mathrm{d}W.$$
 
     $F = -\nabla U + f$. The temperature is a scalar, one value per degree of freedom (an
     array broadcastable to the event shape, e.g. `[d]`, or `[N, 1]` for one temperature per

@@ -180,6 +180,17 @@ def _check_values(values: Array, name: str, where: str) -> Array:
 def validate_rates(rates: Rates, name: str = "rates", *, check_traced_values: bool = True) -> Rates:
     """Check a dense matrix or `EdgeRates` and return it (use the returned value).
 
+    **Arguments:**
+
+    - `rates`: a dense `[n, n]` rate matrix (`rates[i, j]` the rate of the jump i -> j) or an
+      `EdgeRates`.
+    - `name`: the argument name used in error messages (default `"rates"`).
+    - `check_traced_values`: keyword; whether traced values get the runtime value check
+      (default True; see below).
+
+    **Returns:** the rates, same type: a dense matrix comes back as a float array with zeros
+    on the diagonal; an `EdgeRates` with its checks attached.
+
     Shape problems raise `ValueError` at trace time. Negative, NaN or infinite rates raise a
     `ValueError` naming the offending entry when the values are concrete, and an
     `eqx.error_if` runtime error under `jit`. The dense diagonal is ignored (it may hold

@@ -6,7 +6,10 @@
   result keeps its relative accuracy, however small it is (probabilities of 1e-250 in
   float64). $O(n^3)$, dense; blocked (`GTH_BLOCK` states at a time) so that most of the work
   is one matmul of non-negative matrices per block; chains of one block take a path with
-  its own batching rule (ensemble axis last under `vmap`).
+  its own batching rule (ensemble axis last under `vmap`). One elimination step
+  (`_gth_eliminate`) and one back substitution serve every path, as a `fori_loop` or, for
+  vmapped chains of <= `GTH_VMAP_UNROLL` states, unrolled (measured: 4096 chains of 16
+  states in 9.4 ms unrolled against 28 ms as a loop, interleaved, loaded 2-core CPU).
 - `"lu"`: one LU solve of the bordered system $[Q^\\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
   about $\\varepsilon\\,\\kappa$ and may come out as zero.
@@ -777,6 +780,7 @@ def stationary(
     - `EQX_ON_ERROR=nan` (read once at import, as equinox does): traced calls return NaN
       for the bad members only, the rest of the batch is solved; `EQX_ON_ERROR=off` skips
       the checks. Eager calls always raise.
+    - Nested `vmap`s name the index along the innermost vmapped axis.
 
     **Example:**
 

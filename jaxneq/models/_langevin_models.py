@@ -39,7 +39,8 @@ _RANGES = {"positive": "finite and > 0", "nonnegative": "finite and >= 0", "fini
 def _in_range(value, name: str, allowed: str, hint: str = "") -> Array:
     """`value` as an inexact array, checked to lie in `allowed` (a key of `_RANGES`).
 
-    Concrete values raise a `ValueError` naming `name`, the first bad entry and the range;
+    Concrete values raise a `ValueError` naming `name`, the first bad entry (its value and
+    its index into `value`, e.g. `(1,)` for the second entry of a per-dof array) and the range;
     traced values get an `eqx.error_if` guard with the same message (without the entry).
     """
     value = as_inexact(value, name)

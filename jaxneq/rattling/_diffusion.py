@@ -74,9 +74,7 @@ def from_diffusion(
         d = check_where(d, ~(d > 0) | ~jnp.isfinite(d), "`diffusion` must be finite and > 0")
         return 0.5 * jnp.sum(jnp.log(d), axis=-1)
     if d.ndim < 2 or d.shape[-1] != d.shape[-2]:
-        raise ValueError(
-            f"`diffusion` with kind='full' must have shape [..., d, d], got {d.shape}"
-        )
+        raise ValueError(f"`diffusion` with kind='full' must have shape [..., d, d], got {d.shape}")
     d = check_where(d, ~jnp.isfinite(d), "`diffusion` must be finite")
     sym = 0.5 * (d + jnp.swapaxes(d, -1, -2))
     chol = jnp.linalg.cholesky(sym)

@@ -145,9 +145,7 @@ def fit_gamma(
     R = check_where(R, used & ~jnp.isfinite(R), "`R` must be finite wherever the weight is > 0")
     if counts is not None:
         c = counts.ravel()
-        c = check_where(
-            c, used & ~(c > 0), "`counts` must be > 0 wherever the weight is > 0"
-        )
+        c = check_where(c, used & ~(c > 0), "`counts` must be > 0 wherever the weight is > 0")
     zero = jnp.zeros((), dtype)
     w = jnp.where(used, w, zero)
     y = jnp.log(jnp.where(used, p, jnp.ones((), dtype)))

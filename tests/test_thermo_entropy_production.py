@@ -1,0 +1,226 @@
+"""jaxneq.thermo entropy-production estimators: the TUR bound, the short-time TUR estimator
+(exact for linear systems) and the plug-in estimator of jump processes, against closed forms
+and exact Markov results."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from _stats import N_SE, assert_within_stderr, central_difference
+from jax.scipy.linalg import expm
+
+import jaxneq as jn
+
+# ------------------------------------------------------------------------ tur_bound
+
+
+def test_tur_bound_recovers_the_population_ratio_of_skewed_currents():
+    # J = t * Exp(1) - 0.3 t: mean 0.7 t, variance t^2, so 2 <J>^2 / (t Var J) = 0.98 / t
+    t = 2.0
+    samples = t * (jax.random.exponential(jax.random.key(0), (50_000,)) - 0.3)
+    result = jn.thermo.tur_bound(samples, t)
+    assert_within_stderr(result.value, result.stderr, 0.98 / t)
+
+
+def test_tur_bound_stderr_covers_at_the_nominal_rate():
+    # skewed samples exercise the third- and fourth-moment terms of the delta method
+    n_rep, t = 1000, 0.5
+    keys = jax.random.split(jax.random.key(1), n_rep)
+
+    def one(key):
+        r = jn.thermo.tur_bound(t * (jax.random.exponential(key, (2000,)) - 0.3), t)
+        return r.value, r.stderr
+
+    values, stderrs = jax.jit(jax.vmap(one))(keys)
+    covered = np.abs(np.asarray(values) - 0.98 / t) <= np.asarray(stderrs)
+    p = 0.6827
+    assert abs(covered.mean() - p) <= N_SE * np.sqrt(p * (1 - p) / n_rep), covered.mean()
+
+
+def _ring_rates(forward=2.0, backward=0.5, n=3):
+    i = np.arange(n)
+    rates = np.zeros((n, n))
+    rates[i, (i + 1) % n] = forward
+    rates[(i + 1) % n, i] = backward
+    return jnp.asarray(rates)
+
+
+@pytest.fixture(scope="module")
+def ring_statistics():
+    rates = _ring_rates()
+    x0 = jax.random.randint(jax.random.key(2), (2000,), 0, 3)  # uniform = stationary
+    stats = jn.markov.gillespie_statistics(rates, x0, key=jax.random.key(3), t_max=5.0)
+    return rates, stats
+
+
+def test_tur_bound_of_edge_current_lies_below_the_schnakenberg_rate(ring_statistics):
+    rates, stats = ring_statistics
+    net_jumps = stats.jump_counts[:, 0, 1] - stats.jump_counts[:, 1, 0]
+    bound = jn.thermo.tur_bound(net_jumps, 5.0)
+    sigma = float(jn.markov.entropy_production_rate(rates))
+    assert float(bound.value) - N_SE * float(bound.stderr) <= sigma
+    assert float(bound.value) > 0.2 * sigma  # informative, not trivially zero
+
+
+def test_plug_in_entropy_production_converges_to_the_schnakenberg_rate(ring_statistics):
+    rates, stats = ring_statistics
+    result = jn.thermo.plug_in_entropy_production(stats, rates)
+    assert_within_stderr(result.value, result.stderr, jn.markov.entropy_production_rate(rates))
+
+
+def test_plug_in_entropy_production_is_zero_for_a_detailed_balance_chain():
+    # same shapes as the ring (3 states, 2000 runs): the compiled simulation is reused
+    energy = jnp.array([0.0, 1.0, 0.5])
+    rates = jnp.exp(-0.5 * (energy[None, :] - energy[:, None])) * (1 - jnp.eye(3))
+    p = jnp.exp(-energy) / jnp.sum(jnp.exp(-energy))
+    x0 = jax.random.choice(jax.random.key(4), 3, (2000,), p=p)
+    stats = jn.markov.gillespie_statistics(rates, x0, key=jax.random.key(5), t_max=5.0)
+    result = jn.thermo.plug_in_entropy_production(stats, rates)
+    assert_within_stderr(result.value, result.stderr, 0.0)
+
+
+# ------------------------------------------------------------------- short-time TUR
+
+
+SYSTEM_PARAMETERS = dict(k=1.0, lam=1.0, T1=10.0, T2=1.0)
+
+
+@functools.cache
+def _pair_coefficients():
+    system = jn.models.two_temperature_pair(**SYSTEM_PARAMETERS)
+    return jn.models.linear_coefficients(system, jnp.zeros((2, 1)))
+
+
+def _exact_pairs(key, n, dt):
+    """Exact (x_0, x_dt) pairs of the two-temperature pair in its steady state."""
+    A, D = _pair_coefficients()
+    C = jn.models.linear_stationary_covariance(A, D)
+    phi = expm(-A * dt)
+    Q = C - phi @ C @ phi.T
+    k0, k1 = jax.random.split(key)
+    x0 = jax.random.normal(k0, (n, 2)) @ jnp.linalg.cholesky(C).T
+    x1 = x0 @ phi.T + jax.random.normal(k1, (n, 2)) @ jnp.linalg.cholesky(Q).T
+    return jnp.stack([x0, x1]).reshape(2, n, 2, 1)
+
+
+def _exact_short_time_tur(dt):
+    """Population value of the estimator with the linear basis at step dt, in closed form:
+    z = (x_0, x_dt) is Gaussian with covariance S, every basis current is a quadratic form
+    z^T M z, so <j> = tr(M S) and Cov(j, j') = 2 tr(M S M' S)."""
+    A, D = (np.asarray(a) for a in _pair_coefficients())
+    C = scipy.linalg.solve_continuous_lyapunov(A, 2 * np.diag(D))  # A C + C A^T = 2 D
+    phi = scipy.linalg.expm(-A * dt)
+    S = np.block([[C, C @ phi.T], [phi @ C, C]])
+    n = A.shape[0]
+    eye = np.eye(n)
+    forms = []
+    for a in range(n):
+        for c in range(n):
+            mid = np.concatenate([eye[c], eye[c]]) / 2  # picks (x_0 + x_dt)_c / 2
+            inc = np.concatenate([-eye[a], eye[a]])  # picks (x_dt - x_0)_a
+            forms.append(0.5 * (np.outer(mid, inc) + np.outer(inc, mid)))
+    mean = np.array([np.trace(M @ S) for M in forms])
+    cov = np.array([[2 * np.trace(M @ S @ N @ S) for N in forms] for M in forms])
+    return 2 * mean @ np.linalg.solve(cov, mean) / dt
+
+
+def test_short_time_tur_closed_form_tends_to_the_exact_entropy_production_rate():
+    k, lam, T1, T2 = SYSTEM_PARAMETERS.values()
+    sigma = k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam))  # closed form, mobility 1
+    library = float(jn.models.linear_entropy_production_rate(*_pair_coefficients()))
+    assert library == pytest.approx(sigma, rel=1e-12)
+    errors = [abs(_exact_short_time_tur(dt) - sigma) for dt in (1e-2, 1e-3, 1e-4)]
+    assert errors[2] < 1e-3 * sigma
+    assert errors[1] / errors[2] == pytest.approx(10, rel=0.2)  # O(dt) convergence
+
+
+def test_short_time_tur_recovers_the_exact_value_of_linear_systems_from_samples():
+    dt = 0.01
+    traj = _exact_pairs(jax.random.key(6), 200_000, dt)
+    result = jn.thermo.short_time_tur(traj, dt)
+    assert_within_stderr(result.value, result.stderr, _exact_short_time_tur(dt))
+    assert float(result.stderr) < 0.05 * float(result.value)
+    # the optimal current is the total entropy production, dx . D^-1 v(x) with the mean local
+    # velocity v = J / p = (-A + D C^-1) x: weights of x_c dx_a ~ (-D^-1 A + C^-1)_ac
+    A, D = _pair_coefficients()
+    C = jn.models.linear_stationary_covariance(A, D)
+    expected = (-A / D[:, None] + jnp.linalg.inv(C)).reshape(-1)
+    w = result.weights * (expected @ result.weights) / (result.weights @ result.weights)
+    np.testing.assert_allclose(w, expected, atol=0.05 * float(jnp.max(jnp.abs(expected))))
+
+
+def test_short_time_tur_with_a_custom_basis_spanning_the_force_matches_the_default():
+    dt = 0.01
+    traj = _exact_pairs(jax.random.key(7), 20_000, dt)
+
+    def basis(x):  # the same span as linear_basis, listed differently
+        return jnp.stack(
+            [
+                jnp.array([x[0], 0.0]),
+                jnp.array([x[1], 0.0]),
+                jnp.array([0.0, x[0] + x[1]]),
+                jnp.array([0.0, x[1]]),
+            ]
+        )
+
+    default = jn.thermo.short_time_tur(traj, dt)
+    custom = jn.thermo.short_time_tur(traj, dt, basis=basis)
+    np.testing.assert_allclose(custom.value, default.value, rtol=1e-8)
+
+
+# ------------------------------------------------------------- jit, vmap, grad, dtypes
+
+
+def test_tur_bound_gradient_wrt_currents_matches_central_differences():
+    samples = 1.0 + jax.random.normal(jax.random.key(8), (10,))
+
+    def value(j):
+        return jn.thermo.tur_bound(j, 0.5).value
+
+    np.testing.assert_allclose(
+        jax.grad(value)(samples), central_difference(value, samples, jit=True), rtol=1e-6
+    )
+
+
+def test_float32_smoke_for_entropy_production_estimators():
+    traj = _exact_pairs(jax.random.key(9), 5000, 0.01).astype(jnp.float32)
+    r = jn.thermo.short_time_tur(traj, jnp.float32(0.01))
+    assert r.value.dtype == jnp.float32 and np.isfinite(float(r.value))
+    r64 = jn.thermo.short_time_tur(traj.astype(jnp.float64), 0.01)
+    np.testing.assert_allclose(r.value, r64.value, rtol=1e-3)
+    b = jn.thermo.tur_bound(traj[1, :, 0, 0] - traj[0, :, 0, 0], jnp.float32(0.01))
+    assert b.value.dtype == jnp.float32 and b.stderr.dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: jn.thermo.short_time_tur(jnp.zeros((5, 2)), 0.1), "must have shape"),
+        (lambda: jn.thermo.short_time_tur(jnp.zeros((1, 3, 2)), 0.1), "at least 2 times"),
+        (
+            lambda: jn.thermo.short_time_tur(jnp.zeros((3, 3, 2)), 0.1, basis=lambda x: x),
+            "`basis` must map",
+        ),
+        (lambda: jn.thermo.tur_bound(jnp.ones((3, 2)), 1.0), "`currents` must be a 1-D"),
+        (lambda: jn.thermo.plug_in_entropy_production(jnp.ones(3)), "JumpStatistics"),
+    ],
+)
+def test_bad_shapes_raise_errors_naming_the_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: jn.thermo.tur_bound(jnp.ones(3), 0.0), "`t` must be > 0"),
+        (lambda: jn.thermo.tur_bound(jnp.array([1.0, jnp.nan]), 1.0), "`currents` has a NaN"),
+        (lambda: jn.thermo.short_time_tur(jnp.ones((3, 2, 2)), -0.1), "`dt` must be > 0"),
+    ],
+)
+def test_bad_values_raise_under_jit_naming_the_argument(call, match):
+    with pytest.raises(Exception, match=match):
+        jax.block_until_ready(call())
