@@ -128,6 +128,7 @@ def test_exact_1d_tails_keep_their_relative_accuracy():
     np.testing.assert_allclose(np.log(p), log_exact, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_two_dimensional_methods_agree():
     system = jn.langevin.Overdamped(
         lambda x: jnp.sum((x**2 - 1) ** 2),
@@ -190,6 +191,8 @@ def test_event_shape_must_match_the_grid_dimension():
     system = jn.models.two_temperature_pair()
     with pytest.raises(ValueError, match="event_shape"):
         fp.rates(system, fp.Grid(-1.0, 1.0, (4, 4)), event_shape=(3, 1))
+    with pytest.raises(ValueError, match="pass `event_shape`"):
+        fp.rates(system, fp.Grid(-1.0, 1.0, (4, 4)))  # its temperature has shape [2, 1]
 
 
 def test_non_finite_potential_on_the_grid_is_reported():
@@ -236,3 +239,18 @@ def test_every_public_function_runs_in_float32():
     grid2 = fp.Grid(jnp.float32(-2.0), jnp.float32(2.0), (8, 8))
     p2 = fp.stationary_density(_double_well(), grid2)
     assert p2.dtype == jnp.float32 and p2.shape == (8, 8)
+
+
+def test_three_dimensional_grid_gives_the_boltzmann_distribution_at_uniform_temperature():
+    grid = fp.Grid((-2.0, -1.5, -1.0), (2.0, 1.5, 1.0), (5, 5, 5), periodic=(False, True, False))
+    system = jn.langevin.Overdamped(
+        lambda x: jnp.sum(jnp.array([1.0, 0.0, 2.0]) * x**2) + jnp.cos(2 * np.pi * x[1] / 3),
+        temperature=0.8,
+        mobility=jnp.array([1.0, 2.0, 0.5]),
+    )
+    p = np.asarray(fp.stationary_density(system, grid))
+    x = np.asarray(grid.centres)
+    energy = x[..., 0] ** 2 + 2 * x[..., 2] ** 2 + np.cos(2 * np.pi * x[..., 1] / 3)
+    boltzmann = np.exp(-energy / 0.8)
+    boltzmann /= boltzmann.sum() * float(grid.volume)
+    np.testing.assert_allclose(p, boltzmann, rtol=1e-12)

@@ -94,6 +94,21 @@ def test_from_rates_is_log_exit_rate_dense_and_sparse():
     np.testing.assert_allclose(rattling.from_rates(edges), expected, rtol=1e-14)
 
 
+def test_from_rates_under_jit_ignores_a_finite_diagonal_and_rejects_bad_rates():
+    rng = np.random.default_rng(6)
+    rates = rng.uniform(size=(5, 5))
+    np.fill_diagonal(rates, 0.0)
+    generator = np.asarray(jn.markov.generator(rates))  # diagonal -exit rate
+    jitted = jax.jit(rattling.from_rates)
+    expected = np.log(rates.sum(1))
+    # row sum minus the diagonal: a few roundings of the exit rate
+    np.testing.assert_allclose(jitted(generator), expected, rtol=0, atol=16 * unit_roundoff(float))
+    bad = rates.copy()
+    bad[1, 2] = -0.5
+    with pytest.raises(Exception, match="negative, NaN or infinite off-diagonal"):
+        jitted(bad)
+
+
 def test_from_rates_rejects_a_state_without_exit():
     rates = np.ones((3, 3))
     rates[1] = 0.0
@@ -281,11 +296,12 @@ def _fit_quality(theta):
 
 def test_grad_of_gamma_and_fit_quality_matches_central_differences():
     theta = 0.3
-    grad = float(jax.grad(_fit_quality)(theta))
+    grad = float(jax.jit(jax.grad(_fit_quality))(theta))
+    value = jax.jit(_fit_quality)
     # Richardson: the difference of two step sizes bounds the truncation error of the larger
     h = 1e-4
-    fd_h = float(central_difference(_fit_quality, theta, h=h, jit=True))
-    fd_h2 = float(central_difference(_fit_quality, theta, h=h / 2, jit=True))
+    fd_h = float(central_difference(value, theta, h=h))
+    fd_h2 = float(central_difference(value, theta, h=h / 2))
     rounding = 64 * unit_roundoff(np.float64) * 8 / (h / 2)  # |f| of a few units, 8 terms
     tol = 2 * abs(fd_h - fd_h2) + rounding
     assert abs(grad - fd_h2) <= tol, (grad, fd_h2, tol)

@@ -236,3 +236,17 @@ def test_a_nan_diagonal_is_ignored_under_jit_and_vmap():
     np.testing.assert_allclose(jax.vmap(stationary)(batch)[1], reference, rtol=1e-10)
     lu = jax.jit(lambda r: stationary(r, method="lu"))(with_nan)
     np.testing.assert_allclose(lu, reference, rtol=1e-10)
+
+
+def test_traced_lu_and_blocked_gth_report_a_reducible_chain_as_reducible(monkeypatch):
+    import jaxneq.markov._stationary as stationary_module
+
+    monkeypatch.setattr(stationary_module, "GTH_BLOCK", 4)
+    n = 11  # a size no other test compiles, so GTH is traced with blocks of 4 states
+    rates = np.zeros((n, n))
+    for ring in (np.arange(5), np.arange(5, n)):  # two closed classes
+        rates[ring, np.roll(ring, -1)] = 1.0
+    for method in ("gth", "lu"):
+        solve = eqx.filter_jit(lambda r, method=method: stationary(r, method=method))
+        with pytest.raises(RuntimeError, match=r"`rates` is reducible"):
+            jax.block_until_ready(solve(jnp.asarray(rates)))

@@ -91,6 +91,19 @@ def check_system(system: Any, event_shape, grid: Grid) -> tuple[int, ...]:
             "before the system is called (e.g. event_shape=(2, 1) for "
             "jaxneq.models.two_temperature_pair on a 2D grid)"
         )
+    point = SystemAtPoint(system, event, 0.0)
+    x = jax.ShapeDtypeStruct((d,), grid.lower.dtype)
+    try:
+        for fn in (point.potential, point.temperature, point.diffusion):
+            jax.eval_shape(fn, x)
+    except (TypeError, ValueError) as e:
+        if "TimeDependent" in str(e):
+            raise
+        raise ValueError(
+            f"`system` cannot be evaluated at a grid point reshaped to the event shape {event}: "
+            f"{e}. If one member's state has another shape (e.g. [2, 1] for "
+            "jaxneq.models.two_temperature_pair), pass `event_shape`."
+        ) from e
     return event
 
 

@@ -202,9 +202,8 @@ def mean_first_passage_time(
                 f"callable x -> bool, got dtype {mask.dtype} and shape {mask.shape}"
             )
     if mask.shape != grid.shape:
-        raise ValueError(
-            f"`target(x)` must return one bool per grid point, got shape {mask.shape[len(grid.shape) :]}"
-        )
+        extra = mask.shape[len(grid.shape) :]
+        raise ValueError(f"`target(x)` must return one bool per grid point, got shape {extra}")
     chain = rates(system, grid, t=t, event_shape=event_shape)
     tau = markov.mean_first_passage_times(chain, mask.reshape(-1))
     return tau.reshape(grid.shape)

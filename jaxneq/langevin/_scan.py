@@ -272,4 +272,12 @@ def check_observables(observables: Mapping[str, Any], n_steps: int) -> dict[str,
                 f"`observables[{name!r}]` has burn_in={burn_in} >= n_steps={n_steps}: it "
                 "would measure nothing; lower burn_in or raise n_steps"
             )
+        every = getattr(obs, "every", 1)
+        is_int = isinstance(every, int | np.integer) and not isinstance(every, bool)
+        if is_int and every > 1 and n_steps > 0 and n_steps // every <= burn_in // every:
+            raise ValueError(
+                f"`observables[{name!r}]` has every={every} and burn_in={burn_in}: no step "
+                f"number in ({burn_in}, {n_steps}] is a multiple of {every}, so it would "
+                "measure nothing; lower every or burn_in, or raise n_steps"
+            )
     return observables

@@ -38,6 +38,10 @@ from ._rates import EdgeRates, Rates, n_states, validate_rates
 # --------------------------------------------------------------------------------------------
 
 
+_COMPARE_ALL_MAX = 256  # dense rows up to this length: compare-all instead of bisection
+_ONE_HOT_MAX = 1024  # count arrays up to this size: one-hot (masked) adds instead of scatter
+
+
 class _DenseSampler(eqx.Module):
     cumulative: Float[Array, "n n"]
 
@@ -46,7 +50,11 @@ class _DenseSampler(eqx.Module):
 
     def __call__(self, x, key):
         row = self.cumulative[x]
-        return _draw(row[-1], key, lambda u: jnp.searchsorted(row, u, side="right"), x)
+        # the index is the number of cumulative values <= u: for a short row one vector
+        # compare-and-count beats a binary search (a loop inside every jump); same answer
+        method = "compare_all" if row.shape[0] <= _COMPARE_ALL_MAX else "scan"
+        search = lambda u: jnp.searchsorted(row, u, side="right", method=method)  # noqa: E731
+        return _draw(row[-1], key, search, x)
 
 
 class _EdgeSampler(eqx.Module):
@@ -548,12 +556,23 @@ def _count_shape(rates, n):
     return rates.src.shape if isinstance(rates, EdgeRates) else (n, n)
 
 
+def _add_at(total, index, value):
+    """`total.at[index].add(value)` for a flat `total`; small arrays take a masked add
+    (vectorises over an ensemble, where a scatter is a serial loop on a CPU). Both add
+    `value` to one entry and leave the others bitwise unchanged (+0.0)."""
+    if total.shape[0] <= _ONE_HOT_MAX:
+        hit = jnp.arange(total.shape[0], dtype=jnp.int32) == index
+        return total + jnp.where(hit, value, jnp.zeros((), total.dtype))
+    return total.at[index].add(value)
+
+
 def _add_jump(counts, sampler, x, y, edge, weight):
     if isinstance(sampler, _DenseSampler):
-        return counts.at[x, y].add(weight)
+        n = counts.shape[0]
+        return _add_at(counts.reshape(-1), x * n + y, weight).reshape(n, n)
     if counts.shape[0] == 0:
         return counts
-    return counts.at[jnp.maximum(edge, 0)].add(jnp.where(edge >= 0, weight, 0))
+    return _add_at(counts, jnp.maximum(edge, 0), jnp.where(edge >= 0, weight, 0))
 
 
 def _edges(rates):
@@ -570,7 +589,7 @@ def _one_run_jumps(rates, x0, key, n_jumps):
         x, occ, counts, jumps = carry
         dwell, y, edge = sampler(x, k)
         moving = jnp.isfinite(dwell)
-        occ = occ.at[x].add(dwell)
+        occ = _add_at(occ, x, dwell)
         counts = _add_jump(counts, sampler, x, y, edge, moving.astype(dtype))
         return (y.astype(jnp.int32), occ, counts, jumps + moving), None
 
@@ -598,7 +617,7 @@ def _one_run_time(rates, x0, key, t_max):
         key, k = jr.split(key)
         dwell, y, edge = sampler(x, k)
         jumped = t + dwell <= t_max
-        occ = occ.at[x].add(jnp.minimum(dwell, t_max - t))
+        occ = _add_at(occ, x, jnp.minimum(dwell, t_max - t))
         counts = _add_jump(counts, sampler, x, y, edge, jumped.astype(dtype))
         x = jnp.where(jumped, y, x).astype(jnp.int32)
         return x, jnp.minimum(t + dwell, t_max), occ, counts, jumps + jumped, key

@@ -69,7 +69,7 @@ GTH_BLOCK = 128
 eliminated one state at a time)."""
 
 
-def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_kill=True):
+def _gth_eliminate(a, kill, exit_, kstar, offset, *, unroll=False, track_kill=True):
     """Scalar GTH elimination of the states of one block, last to first.
 
     `a` is the block's own rate matrix, `kill` the killing rates into the absorbing state
@@ -77,10 +77,11 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_ki
     states not yet eliminated (`None`: no exit rates; they take part in the pivots and are
     updated like any other column, but never turn a state into `kstar`). Returns the factored
     block, the pivots, the multipliers `w` (0 for `kstar`) and `kv` (what each eliminated
-    state passes on to the killing rates of the states that lead into it), `kstar` and `bad`.
+    state passes on to the killing rates of the states that lead into it) and `kstar`. A
+    second zero pivot means a second closed class (`_reducible`).
 
     Batch-polymorphic in trailing axes: `a` may be `[m, m, *B]`, `kill` and `exit_`
-    `[m, *B]`, `kstar` and `bad` `[*B]`; with the ensemble last, every update is a
+    `[m, *B]`, `kstar` `[*B]`; with the ensemble last, every update is a
     contiguous vector operation over chains (the layout of `_gth_small`'s batching rule).
 
     One step, two loop forms: a `fori_loop` with masked full-size updates (`unroll=False`:
@@ -96,7 +97,7 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_ki
     one = jnp.ones((), dtype)
 
     def eliminate(k, carry):
-        a, kill, exit_, pivots, w, kv, kstar, bad = carry
+        a, kill, exit_, pivots, w, kv, kstar = carry
         if unroll:  # static k: shrinking slices
             row, col = a[k, :k], a[:k, k]
         else:
@@ -106,7 +107,6 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_ki
         s = row.sum(axis=0) + kill[k] + (zero if exit_ is None else exit_[k])
         is_zero = s <= 0
         first = is_zero & (kstar < 0)
-        bad = bad | (is_zero & (kstar >= 0))
         kstar = jnp.where(first, k + offset, kstar)
         safe_s = jnp.where(is_zero, one, s)
         keep = jnp.where(is_zero, zero, one)
@@ -126,17 +126,22 @@ def _gth_eliminate(a, kill, exit_, kstar, bad, offset, *, unroll=False, track_ki
         pivots = pivots.at[k].set(s)
         w = w.at[k].set(keep / safe_s)
         kv = kv.at[k].set(kk)
-        return a, kill, exit_, pivots, w, kv, kstar, bad
+        return a, kill, exit_, pivots, w, kv, kstar
 
     zeros = jnp.zeros_like(kill)
-    carry = (a, kill, exit_, zeros, zeros, zeros, kstar, bad)
+    carry = (a, kill, exit_, zeros, zeros, zeros, kstar)
     if unroll:
         for k in range(m - 1, -1, -1):
             carry = eliminate(k, carry)
     else:
         carry = jax.lax.fori_loop(0, m, lambda t, c: eliminate(m - 1 - t, c), carry)
-    a, _, _, pivots, w, kv, kstar, bad = carry
-    return a, pivots, w, kv, kstar, bad
+    a, _, _, pivots, w, kv, kstar = carry
+    return a, pivots, w, kv, kstar
+
+
+def _reducible(pivots):
+    """More than one zero pivot: a state that cannot reach the first absorbing one."""
+    return jnp.sum(pivots <= 0, axis=0) > 1
 
 
 def _gth_back_substitute(a, pivots, kstar, *, unroll=False):
@@ -196,25 +201,25 @@ def _gth_small_impl(rates, unroll=False):
     n, batch = rates.shape[0], rates.shape[2:]
     kill = jnp.zeros((n,) + batch, rates.dtype)
     kstar = jnp.full(batch, -1, jnp.int32)
-    no_bad = jnp.zeros(batch, bool)
     eye = jnp.eye(n, dtype=bool).reshape((n, n) + (1,) * len(batch))
     invalid = invalid_values(jnp.where(eye, jnp.zeros((), rates.dtype), rates), axis=(0, 1))
 
     def eliminate(track_kill):
-        a, pivots, _, _, ks, bad = _gth_eliminate(
-            rates, kill, None, kstar, no_bad, 0, unroll=unroll, track_kill=track_kill
+        a, pivots, _, _, ks = _gth_eliminate(
+            rates, kill, None, kstar, 0, unroll=unroll, track_kill=track_kill
         )
-        return a, pivots, ks, bad
+        return a, pivots, ks
 
     if unroll:
         fast = eliminate(False)
-        a, pivots, ks, bad = jax.lax.cond(
+        a, pivots, ks = jax.lax.cond(
             jnp.any(fast[2] > 0), lambda _: eliminate(True), lambda f: f, fast
         )
     else:
-        a, pivots, ks, bad = eliminate(True)
+        a, pivots, ks = eliminate(True)
     p = _gth_back_substitute(a, pivots, ks, unroll=unroll)
-    code = jnp.where(invalid, _INVALID, jnp.where(bad, _REDUCIBLE, _OK)).astype(jnp.int32)
+    code = jnp.where(invalid, _INVALID, jnp.where(_reducible(pivots), _REDUCIBLE, _OK))
+    code = code.astype(jnp.int32)
     return p, a, pivots, ks, code
 
 
@@ -239,7 +244,7 @@ def _gth_small_vmap(axis_size, in_batched, rates):
     chunk = max(1, min(axis_size, GTH_VMAP_CHUNK_BYTES // per_chain))
 
     pad = -axis_size % chunk
-    if pad:  # repeat the first chain: padding with zeros would only raise `bad`
+    if pad:  # repeat the first chain: padding with zeros would only flag reducibility
         rates = jnp.concatenate([rates, jnp.broadcast_to(rates[:1], (pad,) + rates.shape[1:])])
     chunks = rates.reshape((-1, chunk) + rates.shape[1:])
     unroll = rates.shape[1] <= GTH_VMAP_UNROLL
@@ -303,7 +308,6 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
     if block is None:
         block = GTH_BLOCK
     kstar = jnp.asarray(-1, jnp.int32)
-    bad = jnp.asarray(False)
     kill = jnp.zeros((n,), dtype)
     a = rates
     pivot_blocks = []
@@ -312,17 +316,13 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
         lo = max(0, hi - block)
         fb = a[lo:hi, lo:hi]
         if lo == 0:
-            fb, piv, _, _, kstar, bad = _gth_eliminate(
-                fb, kill[:hi], jnp.zeros((hi,), dtype), kstar, bad, 0
-            )
+            fb, piv, _, _, kstar = _gth_eliminate(fb, kill[:hi], None, kstar, 0)
             a = a.at[:hi, :hi].set(fb)
             pivot_blocks.append(piv)
             break
         r_fs = a[lo:hi, :lo]
         r_sf = a[:lo, lo:hi]
-        fb, piv, w, kv, kstar, bad = _gth_eliminate(
-            fb, kill[lo:hi], r_fs.sum(axis=1), kstar, bad, lo
-        )
+        fb, piv, w, kv, kstar = _gth_eliminate(fb, kill[lo:hi], r_fs.sum(axis=1), kstar, lo)
         # Rows F -> S at elimination time are (I - U)^{-1} R_FS, columns S -> F are
         # R_SF (I - L)^{-1}, with U, L >= 0 strictly triangular. (jax.scipy's batched
         # triangular solve deadlocked XLA:CPU under vmap here: jax 0.10.2, 2 cores.)
@@ -336,7 +336,7 @@ def _gth_factor(rates: Float[Array, "n n"], block: int | None = None):
         pivot_blocks.append(piv)
         hi = lo
     pivots = jnp.concatenate(pivot_blocks[::-1])
-    return a, pivots, kstar, bad
+    return a, pivots, kstar, _reducible(pivots)
 
 
 def _gth_adjoint(a, pivots, kstar, b):
@@ -547,15 +547,17 @@ def _solve_fwd(cfg, n, rate, src, dst, plan, options):
             rate = jnp.where(jnp.eye(n, dtype=bool), jnp.zeros((), rate.dtype), rate)
         invalid = invalid_values(rate)
         if method == "gth":
-            a, pivots, kstar, bad = _gth_factor(_dense(n, rate, src, dst))
+            a, pivots, kstar, reducible = _gth_factor(_dense(n, rate, src, dst))
             p = _gth_back_substitute(a, pivots, kstar)
             factors = (a, pivots, kstar)
+            code = jnp.where(reducible, _REDUCIBLE, _OK)
         elif method == "lu":
-            p, bad, factors = _lu_forward(_dense(n, rate, src, dst))
+            p, broke_down, factors = _lu_forward(_dense(n, rate, src, dst))
+            code = jnp.where(broke_down, _REDUCIBLE, _OK)
         else:
-            p, bad, stats = _krylov_forward(cfg, n, rate, src, dst, plan, options)
+            p, code, stats = _krylov_forward(cfg, n, rate, src, dst, plan, options)
             factors = rate
-        code = jnp.where(invalid, _INVALID, bad).astype(jnp.int32)
+        code = jnp.where(invalid, _INVALID, code).astype(jnp.int32)
     if cfg.check:
         p = _member_check(cfg, p, code)
     return (p, code, stats), (p, factors, src, dst, plan, options)

@@ -81,6 +81,35 @@ def _check_burn_in(burn_in) -> int:
     return int(burn_in)
 
 
+def _check_every(every) -> int:
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(
+            f"`every` must be an int >= 1 (sample the state after every `every`-th step), "
+            f"got {every!r}"
+        )
+    return int(every)
+
+
+def every_step(steps_done: Array, every: int, update: Callable[[PyTree], PyTree], acc: PyTree):
+    """`update(acc)` if the step being folded in (number `steps_done + 1`, counted from the
+    start of the run) is a multiple of `every`, else `acc` unchanged (a `lax.cond`, so the
+    skipped updates cost nothing; the step count is not batched, so this stays a real
+    branch under `vmap`). The update's result is cast to the accumulator's dtypes."""
+    if every == 1:
+        return update(acc)
+
+    def do(a):
+        return jax.tree_util.tree_map(lambda n, o: jnp.asarray(n, o.dtype), update(a), a)
+
+    return jax.lax.cond((steps_done + 1) % every == 0, do, lambda a: a, acc)
+
+
+def sample_count(steps_done: Array, burn_in: int, every: int) -> Array:
+    """Number of sampled steps among `1, ..., steps_done`: the multiples of `every` that are
+    `> burn_in` (`steps_done - burn_in` for `every = 1`)."""
+    return jnp.maximum(steps_done // every - burn_in // every, 0)
+
+
 def _kahan_add(total: Array, comp: Array, value: Array) -> tuple[Array, Array]:
     """Compensated (Kahan) summation: keeps float32 time averages accurate over long runs."""
     y = value - comp
@@ -101,6 +130,11 @@ class Mean(AbstractObservable):
     - `fn`: function of one member's position returning an array (any shape); `None` means
       the position itself.
     - `burn_in`: number of initial steps to discard (an int, < `n_steps`).
+    - `every`: sample only the states after steps `every, 2 every, 3 every, ...` (step
+      numbers counted from the start of the run, whatever `t0`) that exceed `burn_in`, so a
+      costly `fn` is evaluated `every` times less often (keyword; default 1, every step).
+      The average is over those samples: with `burn_in = 10` and `every = 4` the states
+      after steps 12, 16, 20, ... are averaged.
 
     **Returns** (from `simulate`): array `[b, *fn_shape]`.
 
@@ -115,9 +149,11 @@ class Mean(AbstractObservable):
 
     fn: Callable | None = None
     burn_in: int = eqx.field(default=0, static=True)
+    every: int = eqx.field(default=1, static=True, kw_only=True)
 
     def __check_init__(self):
         _check_burn_in(self.burn_in)
+        _check_every(self.every)
         if self.fn is not None and not callable(self.fn):
             raise ValueError(f"`fn` must be a callable fn(x) or None, got {self.fn!r}")
 
@@ -138,15 +174,20 @@ class Mean(AbstractObservable):
 
     def update(self, acc, before, after, system, t, dt):
         del before, t, dt
-        value = self._values(system, after)
-        if self.burn_in:
-            value = jnp.where(acc["n"] >= self.burn_in, value, jnp.zeros_like(value))
-        total, comp = _kahan_add(acc["sum"], acc["comp"], value)
-        return {"n": acc["n"] + 1, "sum": total, "comp": comp}
+
+        def add(acc):
+            value = self._values(system, after)
+            if self.burn_in:
+                value = jnp.where(acc["n"] >= self.burn_in, value, jnp.zeros_like(value))
+            total, comp = _kahan_add(acc["sum"], acc["comp"], value)
+            return {"n": acc["n"], "sum": total, "comp": comp}
+
+        acc = every_step(acc["n"], self.every, add, acc)
+        return {**acc, "n": acc["n"] + 1}
 
     def finalise(self, acc, n_steps, dt):
         del n_steps, dt
-        count = jnp.maximum(acc["n"] - self.burn_in, 0).astype(acc["sum"].dtype)
+        count = sample_count(acc["n"], self.burn_in, self.every).astype(acc["sum"].dtype)
         return (acc["sum"] - acc["comp"]) / count
 
 
@@ -158,8 +199,9 @@ class _Binned(AbstractObservable):
     burn_in: int = eqx.field(static=True)
     coordinates: tuple[int, ...] | None = eqx.field(static=True)
     fn: Callable | None
+    every: int = eqx.field(static=True)
 
-    def _set_binning(self, edges, burn_in, coordinates, fn) -> None:
+    def _set_binning(self, edges, burn_in, coordinates, fn, every=1) -> None:
         if isinstance(edges, (tuple, list)) and len(edges) > 0 and jnp.ndim(edges[0]) == 1:
             edge_list = tuple(as_inexact(e, "edges") for e in edges)
         else:
@@ -174,9 +216,11 @@ class _Binned(AbstractObservable):
             )
         self.coordinates = coordinates
         self.fn = fn
+        self.every = every
 
     def __check_init__(self):
         _check_burn_in(self.burn_in)
+        _check_every(self.every)
         if len(self.edges) not in (1, 2):
             raise ValueError(
                 f"`edges` must be one or two 1D arrays of bin edges (a 1D or 2D grid), got "
@@ -298,6 +342,9 @@ class Histogram(_Binned):
       any array whose entries are all binned (e.g. `lambda x: x[:, 0]` pools the x
       coordinate of N particles); for 2D an array `[..., 2]` of points (e.g. `lambda x: x`
       for `[N, 2]` positions pools all particles).
+    - `every`: bin only the states after steps `every, 2 every, ...` (numbers counted
+      from the start of the run) that exceed `burn_in` (keyword; default 1, every step);
+      $N$ then counts those samples only, so the density is normalised the same way.
 
     **Returns** (from `simulate`): the density, `[n_bins]` or `[n_bins_0, n_bins_1]`.
 
@@ -317,8 +364,9 @@ class Histogram(_Binned):
         *,
         coordinates: int | Sequence[int] | None = None,
         fn: Callable | None = None,
+        every: int = 1,
     ):
-        self._set_binning(edges, burn_in, coordinates, fn)
+        self._set_binning(edges, burn_in, coordinates, fn, every)
 
     def init(self, state, system):
         del state, system
@@ -328,15 +376,20 @@ class Histogram(_Binned):
 
     def update(self, acc, before, after, system, t, dt):
         del before, t, dt
-        points = self._points(system.position(after))
-        index = self._bin_index(points)
-        size = acc["lo"].shape[0]
-        if self.burn_in:
-            index = jnp.where(acc["n"] >= self.burn_in, index, size)  # out of bounds: dropped
-        counts = jnp.zeros(size, jnp.uint32).at[index].add(jnp.uint32(1), mode="drop")
-        lo = acc["lo"] + counts
-        hi = acc["hi"] + (lo < counts).astype(jnp.uint32)  # carry on uint32 overflow
-        return {"n": acc["n"] + 1, "lo": lo, "hi": hi}
+
+        def add(acc):
+            points = self._points(system.position(after))
+            index = self._bin_index(points)
+            size = acc["lo"].shape[0]
+            if self.burn_in:  # out of bounds: dropped
+                index = jnp.where(acc["n"] >= self.burn_in, index, size)
+            counts = jnp.zeros(size, jnp.uint32).at[index].add(jnp.uint32(1), mode="drop")
+            lo = acc["lo"] + counts
+            hi = acc["hi"] + (lo < counts).astype(jnp.uint32)  # carry on uint32 overflow
+            return {"n": acc["n"], "lo": lo, "hi": hi}
+
+        acc = every_step(acc["n"], self.every, add, acc)
+        return {**acc, "n": acc["n"] + 1}
 
     def finalise(self, acc, n_steps, dt):
         del n_steps, dt

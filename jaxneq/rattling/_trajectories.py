@@ -242,23 +242,31 @@ def _field(x, dt, edges, *, window, stride, anchor, centre, chunk):
     scale = 1.0 / jnp.sqrt(jnp.arange(1, window, dtype=dtype) * dt)
     denominator = window - 2 if centre else window - 1
 
+    # coordinates first, [d, n, b]: each coordinate of a frame is a contiguous [chunk, b]
+    xt = jnp.moveaxis(xp, -1, 0)
+    pairs = [(i, j) for i in range(d) for j in range(i, d)]
+
     def window_chunk(acc, c):
-        block = jax.lax.dynamic_slice_in_dim(xp, c * chunk * stride, span, axis=0)
-        # frame k of each window of the chunk, [chunk, b, d]; static strided slices, no gather
-        frame = [block[k : k + (chunk - 1) * stride + 1 : stride] for k in range(window)]
-        s_y = jnp.zeros_like(frame[0])
-        s_yy = jnp.zeros(frame[0].shape + (d,), dtype)
+        block = jax.lax.dynamic_slice_in_dim(xt, c * chunk * stride, span, axis=1)
+        # frame k of each window of the chunk, [d, chunk, b]; static strided slices, no gather
+        frame = [block[:, k : k + (chunk - 1) * stride + 1 : stride] for k in range(window)]
+        s_y = [jnp.zeros_like(frame[0][0]) for _ in range(d)]
+        s_yy = {ij: jnp.zeros_like(frame[0][0]) for ij in pairs}
         for k in range(1, window):
-            y = (frame[k] - frame[0]) * scale[k - 1]
-            s_y = s_y + y
-            s_yy = s_yy + y[..., :, None] * y[..., None, :]
+            y = [(frame[k][i] - frame[0][i]) * scale[k - 1] for i in range(d)]
+            s_y = [s + yi for s, yi in zip(s_y, y, strict=True)]
+            s_yy = {(i, j): s_yy[i, j] + y[i] * y[j] for (i, j) in pairs}
         if centre:
-            s_yy = s_yy - s_y[..., :, None] * s_y[..., None, :] / (window - 1)
-        r = _half_log_det(s_yy / denominator)  # [chunk, b]
+            s_yy = {(i, j): s_yy[i, j] - s_y[i] * s_y[j] / (window - 1) for (i, j) in pairs}
+        cov = jnp.stack(
+            [jnp.stack([s_yy[min(i, j), max(i, j)] for j in range(d)], -1) for i in range(d)],
+            -2,
+        )
+        r = _half_log_det(cov / denominator)  # [chunk, b]
         if anchor == "mean":
-            where = sum(frame[1:], frame[0]) / window
+            where = jnp.moveaxis(sum(frame[1:], frame[0]) / window, 0, -1)
         else:
-            where = frame[0]
+            where = jnp.moveaxis(frame[0], 0, -1)
         valid = c * chunk + jnp.arange(chunk) < n_windows
         bins = jnp.where(valid[:, None], _bin_index(where, edges, shape), n_bins).ravel()
         r = jnp.where(valid[:, None], r, 0).ravel()
