@@ -1,6 +1,7 @@
 """Fokker–Planck grids: the Grid pytree, the structure of the discretised chain, the exact 1D
 solver against the Markov solvers, argument errors and float32 smoke tests."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -200,6 +201,14 @@ def test_non_finite_potential_on_the_grid_is_reported():
     with pytest.raises(ValueError, match="not finite on the grid"):
         fp.rates(system, fp.Grid(-1.0, 1.0, 8))
 
+    @eqx.filter_jit
+    def traced(scale):
+        scaled = jn.langevin.Overdamped(lambda x: scale * jnp.sum(jnp.log(x)))
+        return fp.rates(scaled, fp.Grid(-1.0, 1.0, 8)).rate
+
+    with pytest.raises(RuntimeError, match="not finite on the grid"):
+        traced(jnp.asarray(1.0))
+
 
 def test_bad_method_density_shape_and_target_are_rejected():
     grid = fp.Grid(-1.0, 1.0, (4, 4))
@@ -254,3 +263,20 @@ def test_three_dimensional_grid_gives_the_boltzmann_distribution_at_uniform_temp
     boltzmann = np.exp(-energy / 0.8)
     boltzmann /= boltzmann.sum() * float(grid.volume)
     np.testing.assert_allclose(p, boltzmann, rtol=1e-12)
+
+
+def test_isothermal_convention_with_a_mobility_field_gives_boltzmann_and_ito_does_not():
+    # alpha = 1: p ∝ D^0 exp(-U/T) whatever mu(x); Ito: p ∝ exp(-U/T) / mu(x)
+    grid = fp.Grid(-2.0, 2.0, 80)
+    x = np.asarray(grid.axes[0])
+    boltzmann = np.exp(-((x**2 - 1) ** 2) / 0.9)
+    mobility = 1.0 + 0.5 * np.sin(x) ** 2
+    for convention, exact in (("isothermal", boltzmann), ("ito", boltzmann / mobility)):
+        system = jn.langevin.Overdamped(
+            lambda y: jnp.sum((y**2 - 1) ** 2),
+            temperature=0.9,
+            mobility=lambda y: 1.0 + 0.5 * jnp.sin(y[0]) ** 2,
+            convention=convention,
+        )
+        p = np.asarray(fp.stationary_density(system, grid))
+        np.testing.assert_allclose(p, exact / (exact.sum() * float(grid.volume)), rtol=1e-12)

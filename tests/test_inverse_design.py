@@ -90,8 +90,12 @@ def test_gradient_descent_reaches_the_target_population():
     amplitude, centre = jax.nn.softplus(params[0]), params[1]
     # the fitted chain, checked with the closed form rather than with jaxneq itself
     p = path_stationary(X, float(amplitude), float(centre))
-    assert abs(p[X < 0].sum() - demo.TARGET) < 0.01
-    assert history[-1][0] < 1e-3 * history[0][0]
+    # Precision: 1/40 of the distance the design has to move the population (from the
+    # unheated, Boltzmann value ~0.5 to the target 0.9), i.e. the two decimals the demo
+    # reports; the loss (P - 0.9)^2 it minimises must then be below its square.
+    precision = (demo.TARGET - path_stationary(X, 0.0, 0.0)[X < 0].sum()) / 40
+    assert abs(p[X < 0].sum() - demo.TARGET) < precision
+    assert history[-1][0] < precision**2
 
 
 @pytest.mark.parametrize(
@@ -127,6 +131,7 @@ def test_float32_smoke():
 
     value, grad = jax.value_and_grad(population)(jnp.float32(2.0))
     assert value.dtype == grad.dtype == jnp.float32
+    # float32 (u = 6e-8): a 41-state solve and a 20-term sum, a few hundred u at most
     np.testing.assert_allclose(value, path_stationary(X, 2.0, 0.4)[X < 0].sum(), rtol=1e-4)
     assert np.isfinite(grad)
 

@@ -11,7 +11,13 @@ import jax.random as jr
 import numpy as np
 import pytest
 import scipy.linalg
-from _stats import assert_within_stderr, unit_roundoff
+import scipy.stats
+from _stats import (
+    assert_within_stderr,
+    central_difference,
+    central_difference_step,
+    unit_roundoff,
+)
 
 import jaxneq as jn
 from jaxneq.models import (
@@ -317,3 +323,63 @@ def test_model_factories_reject_bad_arguments():
         jn.models.bead_chain(jnp.ones((2, 2)))
     with pytest.raises(ValueError, match="`T1`"):
         jn.models.two_temperature_pair(T1=-1.0)
+
+
+# --------------------------------------------------------------------------------------
+# the linear-theory closed forms the two-temperature demo prints (moved from test_tour.py)
+
+A_PAIR = np.array([[2.0, -1.0], [-1.0, 2.0]])  # two-temperature pair, k = lam = 1
+D_PAIR = np.array([4.0, 1.0])
+
+
+def test_linear_stationary_density_is_the_gaussian_of_the_lyapunov_covariance():
+    C = scipy.linalg.solve_continuous_lyapunov(A_PAIR, 2 * np.diag(D_PAIR))
+    x = np.random.default_rng(0).normal(size=(5, 7, 2)) * 2
+    p = jn.models.linear_stationary_density(jnp.asarray(A_PAIR), jnp.asarray(D_PAIR), x)
+    np.testing.assert_allclose(p, scipy.stats.multivariate_normal(cov=C).pdf(x), rtol=1e-12)
+
+
+def test_linear_stationary_current_is_the_fokker_planck_current_of_the_density():
+    A, D = jnp.asarray(A_PAIR), jnp.asarray(D_PAIR)
+    x = np.random.default_rng(1).normal(size=(6, 2))
+    J = jn.models.linear_stationary_current(A, D, x)
+    density = lambda y: jn.models.linear_stationary_density(A, D, y)
+    # Step and error bound of the central difference of p along a coordinate e: on that
+    # line p is a Gaussian in t of precision q = e^T C^-1 e and height <= p_max, so
+    # |d^3 p / dt^3| <= 1.4 p_max q^(3/2) (1.4 > max |He_3(z)| e^(-z^2/2)); each evaluation of p
+    # (a 2x2 solve, slogdet and exp) is correct to 64 u p_max.
+    C = scipy.linalg.solve_continuous_lyapunov(A_PAIR, 2 * np.diag(D_PAIR))
+    p_max = 1 / (2 * np.pi * np.sqrt(np.linalg.det(C)))
+    q_max = np.max(np.diag(np.linalg.inv(C)))
+    h, bound = central_difference_step(
+        1.4 * p_max * q_max**1.5, 64 * unit_roundoff(np.float64) * p_max
+    )
+    for k, point in enumerate(x):
+        # J = -A x p - D grad p, grad p by central differences
+        grad_p = central_difference(density, point, h=h)
+        p = float(density(point))
+        expected = -A_PAIR @ point * p - D_PAIR * grad_p
+        # the difference's bound times D, plus the rounding of J and of -A x p (64 u each)
+        tol = D_PAIR * bound + 64 * unit_roundoff(np.float64) * p_max * (1 + np.abs(A_PAIR @ point))
+        np.testing.assert_array_less(np.abs(np.asarray(J[k]) - expected), tol)
+    # and it is divergence-free (stationary): d J_1/d x_1 + d J_2/d x_2 = 0
+    div = jax.jacfwd(lambda y: jn.models.linear_stationary_current(A, D, y))(jnp.asarray(x[0]))
+    assert abs(float(jnp.trace(div))) < 1e-12
+
+
+def test_euler_maruyama_stationary_values_converge_to_the_continuous_ones_as_dt_to_0():
+    sigma = float(jn.models.linear_entropy_production_rate(A_PAIR, D_PAIR))
+    errors = []
+    for dt in (0.02, 0.01, 0.005):
+        em = jn.models.linear_euler_maruyama_stationary(A_PAIR, D_PAIR, dt)
+        M = np.eye(2) - A_PAIR * dt
+        C_dt = scipy.linalg.solve_discrete_lyapunov(M, 2 * np.diag(D_PAIR) * dt)
+        np.testing.assert_allclose(em["covariance"], C_dt, rtol=1e-10)
+        np.testing.assert_allclose(np.sum(em["heat_rates"]), 0.0, atol=1e-12)  # first law
+        errors.append(float(em["entropy_production_rate"]) - sigma)
+    # first order in dt: halving dt halves the bias. The ratio is 2 + O(dt) (2.015 at
+    # dt = 0.02/0.01 here); 5 % is above that and tells order 1 (ratio 2) from orders 0
+    # and 2 (ratios 1 and 4) by a wide margin.
+    np.testing.assert_allclose(np.asarray(errors[:-1]) / np.asarray(errors[1:]), 2.0, rtol=0.05)
+    with pytest.raises(ValueError, match="`dt` must be > 0"):
+        jn.models.linear_euler_maruyama_stationary(A_PAIR, D_PAIR, 0.0)

@@ -250,9 +250,15 @@ def test_fit_gamma_ignores_zero_weight_entries_and_matches_numpy_weighted_least_
     p[3] = 0.0  # log 0 would poison the fit if the entry were not skipped
     fit = rattling.fit_gamma(p, R, weights=w)
     keep = w > 0
-    coef = np.polyfit(R[keep], np.log(p[keep]), 1, w=np.sqrt(w[keep]))
+    coef, cov = np.polyfit(R[keep], np.log(p[keep]), 1, w=np.sqrt(w[keep]), cov=True)
     np.testing.assert_allclose(float(fit.gamma), -coef[0], rtol=1e-12)
     np.testing.assert_allclose(float(fit.log_z), -coef[1], rtol=1e-12)
+    # numpy scales the covariance by the weighted residuals over m - 2 degrees of freedom
+    np.testing.assert_allclose(float(fit.stderr), np.sqrt(cov[0, 0]), rtol=1e-10)
+    y, yhat = np.log(p[keep]), np.polyval(coef, R[keep])
+    ybar = np.average(y, weights=w[keep])
+    r2 = 1 - np.sum(w[keep] * (y - yhat) ** 2) / np.sum(w[keep] * (y - ybar) ** 2)
+    np.testing.assert_allclose(float(fit.r_squared), r2, rtol=1e-12)
     q = np.exp(-float(fit.gamma) * R[keep])
     q /= q.sum()
     pk = p[keep] / p[keep].sum()

@@ -213,14 +213,20 @@ def test_bad_shapes_raise_errors_naming_the_argument(call, match):
         call()
 
 
-@pytest.mark.parametrize(
-    "call, match",
-    [
-        (lambda: jn.thermo.tur_bound(jnp.ones(3), 0.0), "`t` must be > 0"),
-        (lambda: jn.thermo.tur_bound(jnp.array([1.0, jnp.nan]), 1.0), "`currents` has a NaN"),
-        (lambda: jn.thermo.short_time_tur(jnp.ones((3, 2, 2)), -0.1), "`dt` must be > 0"),
-    ],
-)
-def test_bad_values_raise_under_jit_naming_the_argument(call, match):
+BAD_VALUES = [
+    (jn.thermo.tur_bound, (jnp.ones(3), 0.0), "`t` must be > 0"),
+    (jn.thermo.tur_bound, (jnp.array([1.0, jnp.nan]), 1.0), "`currents` has a NaN"),
+    (jn.thermo.short_time_tur, (jnp.ones((3, 2, 2)), -0.1), "`dt` must be > 0"),
+]
+
+
+@pytest.mark.parametrize("fn, args, match", BAD_VALUES)
+def test_bad_values_raise_value_errors_naming_the_argument(fn, args, match):
+    with pytest.raises(ValueError, match=match):
+        fn(*args)
+
+
+@pytest.mark.parametrize("fn, args, match", BAD_VALUES[:2])
+def test_bad_values_raise_under_jit_naming_the_argument(fn, args, match):
     with pytest.raises(Exception, match=match):
-        jax.block_until_ready(call())
+        jax.block_until_ready(jax.jit(fn)(*args))

@@ -271,16 +271,22 @@ def test_bad_shapes_raise_value_errors_naming_the_argument(call, match):
         call()
 
 
-@pytest.mark.parametrize(
-    "call, match",
-    [
-        (lambda: jn.thermo.jarzynski(jnp.array([1.0, jnp.nan])), "`work` has a NaN"),
-        (lambda: jn.thermo.bar(jnp.ones(3), jnp.array([jnp.inf, 0.0])), "`w_reverse` has a NaN"),
-        (lambda: jn.thermo.jarzynski(jnp.ones(3), 0.0), "`temperature` must be > 0"),
-        (lambda: jn.thermo.bar(jnp.ones(3), jnp.ones(3), -1.0), "`temperature` must be > 0"),
-        (lambda: jn.thermo.mbar(jnp.zeros((2, 4)), jnp.array([2, 3])), "`n_k` must be >= 0"),
-    ],
-)
-def test_bad_values_raise_under_jit_naming_the_argument(call, match):
+BAD_VALUES = [
+    (jn.thermo.jarzynski, (jnp.array([1.0, jnp.nan]), 1.0), "`work` has a NaN"),
+    (jn.thermo.bar, (jnp.ones(3), jnp.array([jnp.inf, 0.0]), 1.0), "`w_reverse` has a NaN"),
+    (jn.thermo.jarzynski, (jnp.ones(3), 0.0), "`temperature` must be > 0"),
+    (jn.thermo.bar, (jnp.ones(3), jnp.ones(3), -1.0), "`temperature` must be > 0"),
+    (jn.thermo.mbar, (jnp.zeros((2, 4)), jnp.array([2, 3])), "`n_k` must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("fn, args, match", BAD_VALUES)
+def test_bad_values_raise_value_errors_naming_the_argument(fn, args, match):
+    with pytest.raises(ValueError, match=match):
+        fn(*args)
+
+
+@pytest.mark.parametrize("fn, args, match", [BAD_VALUES[0], BAD_VALUES[2]])
+def test_bad_values_raise_under_jit_naming_the_argument(fn, args, match):
     with pytest.raises(Exception, match=match):
-        jax.block_until_ready(call())
+        jax.block_until_ready(jax.jit(fn)(*args))

@@ -169,7 +169,7 @@ def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFace
     values, _ = _face_values(system, grid, t, event)
     out = []
     for k, (z, up, down, log_w_up, D_f) in enumerate(values):
-        z = _finite_or_error(z, k, grid)
+        z, up, down = _finite_or_error((z, up, down), k, grid)
         if grid.periodic[k]:
             src, dst = idx, np.roll(idx, -1, axis=k)
         else:
@@ -227,19 +227,23 @@ def _face_values(system, grid: Grid, t, event):
     return tuple(out), logD
 
 
-def _finite_or_error(z, k, grid):
+def _finite_or_error(values, k, grid):
+    """`values` = (z, up, down) of axis `k`: concrete, a `ValueError` naming the first bad
+    face; traced, an `eqx.error_if` attached to all three."""
+    z = values[0]
     msg = (
         f"the system's potential, force or temperature is not finite on the grid (axis {k}): "
         "check that the grid lies inside the domain where they are defined and that "
         "temperature and mobility are > 0 there"
     )
-    if is_concrete(z):
-        bad = ~np.isfinite(np.asarray(z))
+    bad = ~jnp.isfinite(z) | ~jnp.isfinite(values[1]) | ~jnp.isfinite(values[2])
+    if is_concrete(*values):
+        bad = np.asarray(bad)
         if bad.any():
             i = tuple(int(v) for v in np.argwhere(bad)[0])
             raise ValueError(f"{msg}; first bad face: cell {i} (grid.shape {grid.shape})")
-        return z
-    return eqx.error_if(z, ~jnp.all(jnp.isfinite(z)), msg)
+        return values
+    return eqx.error_if(values, jnp.any(bad), msg)
 
 
 def rates(system: Any, grid: Grid, *, t: float = 0.0, event_shape=None) -> EdgeRates:
@@ -280,6 +284,11 @@ def rates(system: Any, grid: Grid, *, t: float = 0.0, event_shape=None) -> EdgeR
     **Returns:** `jaxneq.markov.EdgeRates` on `grid.n_cells` states (row-major cell
     numbering); its stationary distribution is the probability of each cell, i.e. density
     times `grid.volume`.
+
+    **Errors:** a system other than `Overdamped` raises a `TypeError`; an `event_shape` that
+    does not fit raises a `ValueError` at trace time; a potential, force or temperature
+    that is not finite somewhere on the grid raises a `ValueError` naming the face (eager)
+    or, under `jit`, an `eqx.error_if` runtime error with the same message.
 
     **Example:**
 

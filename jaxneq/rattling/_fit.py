@@ -99,7 +99,8 @@ def fit_gamma(
     - `counts`: optional sample counts per entry (see above), the shape of `p`.
 
     **Returns:** a `GammaFit` (`gamma`, `log_z`, `stderr`, `r_squared`, `kl`).
-    Differentiable in `p`, `R` and `weights` (a fit quality can sit in a loss), works under
+    Differentiable in `p`, `R` and `weights` (a fit quality can sit in a loss; the gradient
+    with respect to an entry of weight exactly 0 is 0: that entry is out), works under
     `jit` and `vmap` (a sweep of thousands of systems is one call), float32 and float64.
     Bad values (p <= 0 or non-finite where weighted, negative weights, fewer than two
     distinct weighted `R`) raise a `ValueError` (an `eqx.error_if` under `jit`).

@@ -47,8 +47,8 @@ class RattlingField(eqx.Module):
 
     @property
     def centres(self) -> tuple[Float[Array, " n"], ...]:
-        """The bin centres along each axis."""
-        return tuple(0.5 * (e[1:] + e[:-1]) for e in self.edges)
+        """The bin centres along each axis (a batched field keeps its batch axes first)."""
+        return tuple(0.5 * (e[..., 1:] + e[..., :-1]) for e in self.edges)
 
     @property
     def observed(self) -> Float[Array, "*bins"]:

@@ -20,10 +20,18 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import logsumexp
 from jaxtyping import ArrayLike, Float
 
-from ._checks import check_samples, check_temperature, common_dtype
+from .._util import is_concrete
+from ._checks import (
+    TEMPERATURE_MESSAGE,
+    check_samples,
+    check_temperature,
+    common_dtype,
+    eager_checks,
+)
 from ._results import CrooksCheck, Estimate, JarzynskiEstimate, MBAREstimate
 
 _MAX_ITERS = 100
@@ -67,7 +75,9 @@ def jarzynski(
     References: Jarzynski, Phys. Rev. Lett. 78, 2690 (1997); Zuckerman and Woolf, Phys. Rev.
     Lett. 89, 180602 (2002).
     """
-    return _jarzynski(jnp.asarray(work), jnp.asarray(temperature))
+    work, temperature = jnp.asarray(work), jnp.asarray(temperature)
+    eager_checks([("work", work)], [("temperature", temperature, TEMPERATURE_MESSAGE)])
+    return _jarzynski(work, temperature)
 
 
 @eqx.filter_jit
@@ -191,7 +201,13 @@ def bar(
     References: Bennett, J. Comput. Phys. 22, 245 (1976); Shirts, Bair, Hooker and Pande,
     Phys. Rev. Lett. 91, 140601 (2003).
     """
-    return _bar(jnp.asarray(w_forward), jnp.asarray(w_reverse), jnp.asarray(temperature))
+    w_forward, w_reverse = jnp.asarray(w_forward), jnp.asarray(w_reverse)
+    temperature = jnp.asarray(temperature)
+    eager_checks(
+        [("w_forward", w_forward), ("w_reverse", w_reverse)],
+        [("temperature", temperature, TEMPERATURE_MESSAGE)],
+    )
+    return _bar(w_forward, w_reverse, temperature)
 
 
 @eqx.filter_jit
@@ -290,6 +306,10 @@ def _mbar_solve(u_kn, n_k, log_n, fixed, ref):
     return f
 
 
+def _n_k_message(n: int) -> str:
+    return f"`n_k` must be >= 0 and sum to the number of samples N = {n} (the columns of `u_kn`)"
+
+
 def mbar(u_kn: Float[ArrayLike, "K N"], n_k: Float[ArrayLike, " K"]) -> MBAREstimate:
     r"""Free energies of K thermodynamic states from samples by MBAR, with their covariance.
 
@@ -334,7 +354,13 @@ def mbar(u_kn: Float[ArrayLike, "K N"], n_k: Float[ArrayLike, " K"]) -> MBAREsti
     References: Shirts and Chodera, J. Chem. Phys. 129, 124105 (2008); Bennett, J. Comput.
     Phys. 22, 245 (1976).
     """
-    return _mbar(jnp.asarray(u_kn), jnp.asarray(n_k))
+    u_kn, n_k = jnp.asarray(u_kn), jnp.asarray(n_k)
+    eager_checks([("u_kn", u_kn)])
+    if is_concrete(n_k) and u_kn.ndim == 2 and n_k.shape == u_kn.shape[:1]:
+        counts = np.asarray(n_k)
+        if np.any(counts < 0) or counts.sum() != u_kn.shape[1]:
+            raise ValueError(_n_k_message(u_kn.shape[1]))
+    return _mbar(u_kn, n_k)
 
 
 @eqx.filter_jit
@@ -352,8 +378,7 @@ def _mbar(u_kn, n_k):
     n_k = eqx.error_if(
         n_k,
         jnp.any(n_k < 0) | (jnp.sum(n_k) != u_kn.shape[1]),
-        f"`n_k` must be >= 0 and sum to the number of samples N = {u_kn.shape[1]} (the "
-        "columns of `u_kn`)",
+        _n_k_message(u_kn.shape[1]),
     )
     k = u_kn.shape[0]
     log_n = jnp.where(n_k > 0, jnp.log(jnp.where(n_k > 0, n_k, 1.0)), -jnp.inf)
@@ -424,7 +449,12 @@ def crooks(
     """
     delta_f = None if delta_f is None else jnp.asarray(delta_f)
     w_forward, w_reverse = jnp.asarray(w_forward), jnp.asarray(w_reverse)
-    return _crooks(w_forward, w_reverse, bins, jnp.asarray(temperature), delta_f)
+    temperature = jnp.asarray(temperature)
+    eager_checks(
+        [("w_forward", w_forward), ("w_reverse", w_reverse)],
+        [("temperature", temperature, TEMPERATURE_MESSAGE)],
+    )
+    return _crooks(w_forward, w_reverse, bins, temperature, delta_f)
 
 
 @eqx.filter_jit

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._util import as_inexact
-from ._checks import check_samples
+from ._checks import check_samples, eager_checks, positive_time_message
 from ._results import Estimate
 
 
@@ -53,7 +53,7 @@ def _check_time(t, name: str, dtype) -> Array:
     if t.ndim != 0:
         raise ValueError(f"`{name}` must be a scalar time, got shape {t.shape}")
     t = t.astype(dtype)
-    return eqx.error_if(t, ~(t > 0), f"`{name}` must be > 0 (and finite): it is a duration")
+    return eqx.error_if(t, ~((t > 0) & jnp.isfinite(t)), positive_time_message(name))
 
 
 def _tur_ratio(samples, t):
@@ -100,7 +100,9 @@ def tur_bound(currents: Float[ArrayLike, " n"], t: Float[ArrayLike, ""]) -> Esti
     References: Barato and Seifert, Phys. Rev. Lett. 114, 158101 (2015); Gingrich, Horowitz,
     Perunov and England, Phys. Rev. Lett. 116, 120601 (2016).
     """
-    return _tur_bound(jnp.asarray(currents), jnp.asarray(t))
+    currents, t = jnp.asarray(currents), jnp.asarray(t)
+    eager_checks([("currents", currents)], [("t", t, positive_time_message("t"))])
+    return _tur_bound(currents, t)
 
 
 @eqx.filter_jit
@@ -176,7 +178,9 @@ def short_time_tur(
     Otsubo, Ito, Dechant and Sagawa, Phys. Rev. E 101, 062106 (2020); Barato and Seifert,
     Phys. Rev. Lett. 114, 158101 (2015).
     """
-    return _short_time_tur(jnp.asarray(trajectory), jnp.asarray(dt), basis)
+    trajectory, dt = jnp.asarray(trajectory), jnp.asarray(dt)
+    eager_checks([("trajectory", trajectory)], [("dt", dt, positive_time_message("dt"))])
+    return _short_time_tur(trajectory, dt, basis)
 
 
 @eqx.filter_jit
