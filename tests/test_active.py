@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-
 from _stats import N_SE, assert_samples_match, assert_within_stderr, mean_and_stderr
 
 import jaxneq as jn

@@ -298,7 +298,9 @@ def test_blowtorch_ring_at_one_temperature_is_boltzmann_in_its_energies():
     np.testing.assert_allclose(
         jn.markov.stationary(jn.models.blowtorch_ring(1.0, 8)), boltzmann, rtol=1e-12
     )
-    np.testing.assert_allclose(cycle_tree_theorem(ring_model_rates(1.0, 8)[1]), boltzmann, rtol=1e-12)
+    np.testing.assert_allclose(
+        cycle_tree_theorem(ring_model_rates(1.0, 8)[1]), boltzmann, rtol=1e-12
+    )
 
 
 def test_blowtorch_ring_rates_are_the_documented_model():

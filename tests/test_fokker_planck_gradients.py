@@ -10,10 +10,7 @@ from _stats import central_difference
 import jaxneq as jn
 from jaxneq import fokker_planck as fp
 
-try:
-    blowtorch = jn.models.blowtorch
-except AttributeError:  # until models/__init__.py re-exports it
-    from jaxneq.models._blowtorch import blowtorch
+blowtorch = jn.models.blowtorch
 
 GRID_1D = fp.Grid(-2.0, 2.0, 200)
 

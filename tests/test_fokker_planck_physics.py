@@ -275,11 +275,7 @@ def test_evolve_density_relaxes_an_ornstein_uhlenbeck_gaussian():
 def test_grid_and_langevin_simulation_agree_on_a_double_well_with_a_hot_spot():
     # no closed form: the grid's well share against an Euler–Maruyama ensemble (Ito)
 
-    try:
-        blowtorch = jn.models.blowtorch
-    except AttributeError:  # until models/__init__.py re-exports it
-        from jaxneq.models._blowtorch import blowtorch
-
+    blowtorch = jn.models.blowtorch
     system = jn.langevin.Overdamped(
         lambda x: jnp.sum((x**2 - 1) ** 2),
         temperature=blowtorch(centre=-0.6, width=0.3, height=2.0),

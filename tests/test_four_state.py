@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from _stats import central_difference, central_difference_step, unit_roundoff
 
 import jaxneq as jn

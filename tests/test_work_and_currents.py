@@ -17,7 +17,6 @@ from _stats import N_SE, assert_within_stderr, central_difference, mean_and_stde
 
 import jaxneq as jn
 
-
 # --------------------------------------------------------------------------------------
 # Work: a harmonic trap dragged at constant speed (1D)
 

@@ -197,10 +197,10 @@ def cycle_affinity(rates: Rates, cycle: ArrayLike) -> Float[Array, ""]:
 
     $$\mathcal A = \ln \frac{\prod_k r_{c_k c_{k+1}}}{\prod_k r_{c_{k+1} c_k}}$$
 
-    (the cycle closes: $c_L \equiv c_0$). The affinity does not depend on `p`; it is the entropy the medium receives when the chain
-    goes once around the cycle. Under detailed balance every cycle affinity is zero
-    (Kolmogorov's criterion). On a single ring with stationary cycle current $J$, the
-    entropy production rate is $\sigma = J\,\mathcal A$.
+    (the cycle closes: $c_L \equiv c_0$). The affinity does not depend on `p`; it is the entropy
+    the medium receives when the chain goes once around the cycle. Under detailed balance every
+    cycle affinity is zero (Kolmogorov's criterion). On a single ring with stationary cycle
+    current $J$, the entropy production rate is $\sigma = J\,\mathcal A$.
 
     **Arguments:**
 

@@ -1,5 +1,6 @@
 """jaxneq.models (units: k_B = 1)."""
 
+from ._blowtorch import Blowtorch as Blowtorch, blowtorch as blowtorch
 from ._blowtorch_chains import (
     blowtorch_double_well_chain as blowtorch_double_well_chain,
     blowtorch_ring as blowtorch_ring,

@@ -317,9 +317,9 @@ def hot_cold_pair_chase_speed(
 class SawtoothPotential(eqx.Module):
     r"""Periodic sawtooth potential $V(x)$ of height `barrier` and period `period`.
 
-    It is summed over all coordinates of a member: it rises over the fraction `asymmetry` of a period and falls over
-    the rest, so for `asymmetry` < 1/2 the steep side faces $-x$ (the force is
-    $-V_0/(a\ell)$ on the rising part and $+V_0/((1-a)\ell)$ on the falling part).
+    It is summed over all coordinates of a member: it rises over the fraction `asymmetry` of a
+    period and falls over the rest, so for `asymmetry` < 1/2 the steep side faces $-x$ (the
+    force is $-V_0/(a\ell)$ on the rising part and $+V_0/((1-a)\ell)$ on the falling part).
     """
 
     barrier: Array

@@ -345,10 +345,12 @@ def mbar(u_kn: Float[ArrayLike, "K N"], n_k: Float[ArrayLike, " K"]) -> MBAREsti
     **Example:**
 
     ```python
-    # K harmonic traps of stiffness k_i at T = 1: f_i - f_0 = 0.5 ln(k_i / k_0)
-    x = jnp.concatenate([jax.random.normal(key_i, (n,)) / jnp.sqrt(k_i) for ...])
+    stiffness = jnp.array([1.0, 2.0, 4.0])  # harmonic traps at T = 1, 1000 samples each
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jnp.concatenate([jax.random.normal(k, (1000,)) / jnp.sqrt(s)
+                         for k, s in zip(keys, stiffness)])
     u_kn = 0.5 * stiffness[:, None] * x[None, :] ** 2
-    result = jn.thermo.mbar(u_kn, jnp.full(K, n))
+    result = jn.thermo.mbar(u_kn, jnp.full(3, 1000))  # value ~ 0.5 ln(stiffness / 1)
     ```
 
     References: Shirts and Chodera, J. Chem. Phys. 129, 124105 (2008); Bennett, J. Comput.
