@@ -116,7 +116,9 @@ def gillespy2_runner(rates_np, n_jumps):
                 model.add_parameter(k)
                 model.add_reaction(
                     gillespy2.Reaction(
-                        name=f"r{i}_{j}", reactants={species[i]: 1}, products={species[j]: 1},
+                        name=f"r{i}_{j}",
+                        reactants={species[i]: 1},
+                        products={species[j]: 1},
                         rate=k,
                     )
                 )

@@ -2,7 +2,7 @@
 densities in a temperature field; and its engineering: bitwise chunk/checkpoint invariance,
 trajectories, divergence reports, validation, jit/vmap/grad, float32.
 
-Statistical tests: fixed keys, independent ensemble members, tolerance 5 standard errors
+Statistical tests: fixed keys, independent ensemble members, tolerance N_SE standard errors
 (plus, where stated, the known discretisation bias).
 """
 
@@ -16,13 +16,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from _stats import mean_and_stderr
+from _stats import N_SE, assert_pytrees_bitwise_equal, central_difference, mean_and_stderr
 from scipy import integrate
 
 import jaxneq as jn
 from jaxneq.langevin import _driver
-
-Z = 5.0
 
 
 def harmonic(x):
@@ -40,19 +38,13 @@ def _ou(k=1.0, T=0.5):
 
 
 def _em_ou_moments(x0, k, T, dt, n):
-    """Exact mean and variance of Euler–Maruyama for dx = -k x dt + sqrt(2T) dW."""
+    """Exact mean and variance of Euler–Maruyama for dx = -k x dt + sqrt(2T) dW after n
+    steps from x0 (the transient: `jn.models.linear_euler_maruyama_stationary` gives only
+    the n -> infinity limit, so it does not replace this)."""
     a = 1.0 - k * dt
     mean = x0 * a**n
     var = 2.0 * T * dt * sum(a ** (2 * j) for j in range(n))
     return mean, var
-
-
-def _assert_bitwise(a, b):
-    la, ta = jax.tree_util.tree_flatten(a)
-    lb, tb = jax.tree_util.tree_flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), strict=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -64,8 +56,8 @@ def test_ornstein_uhlenbeck_mean_and_variance_relax_as_the_exact_euler_maruyama_
     res = jn.langevin.simulate(_ou(k, T), jnp.full((b, 1), x0), key=jr.key(0), dt=dt, n_steps=n)
     x = np.asarray(res.x[:, 0])
     mean, var = _em_ou_moments(x0, k, T, dt, n)
-    assert abs(x.mean() - mean) < Z * np.sqrt(var / b)
-    assert abs(x.var(ddof=1) - var) < Z * var * np.sqrt(2.0 / (b - 1))
+    assert abs(x.mean() - mean) < N_SE * np.sqrt(var / b)
+    assert abs(x.var(ddof=1) - var) < N_SE * var * np.sqrt(2.0 / (b - 1))
     # and the continuous-time formula, up to the O(dt) bias of the scheme
     t = n * dt
     exact_mean, exact_var = x0 * np.exp(-k * t), T / k * (1 - np.exp(-2 * k * t))
@@ -84,7 +76,7 @@ def test_heun_ornstein_uhlenbeck_variance_matches_its_exact_discrete_recursion()
     c2 = 2 * T * dt * (1 - k * dt / 2) ** 2
     var = c2 * sum(a ** (2 * j) for j in range(n))
     x = np.asarray(res.x[:, 0])
-    assert abs(x.var(ddof=1) - var) < Z * var * np.sqrt(2.0 / (b - 1))
+    assert abs(x.var(ddof=1) - var) < N_SE * var * np.sqrt(2.0 / (b - 1))
 
 
 def test_underdamped_harmonic_trap_has_maxwell_boltzmann_velocities_and_boltzmann_positions():
@@ -99,9 +91,9 @@ def test_underdamped_harmonic_trap_has_maxwell_boltzmann_velocities_and_boltzman
     se = np.sqrt(2.0 / (b - 1))
     # BAOAB samples harmonic positions exactly; full-step velocities carry an O(dt^2) bias
     # (relative kappa dt^2 / (4 m) = 6e-4 here)
-    assert abs(x.var(ddof=1) - var_x) < Z * var_x * se
-    assert abs(v.var(ddof=1) - var_v) < Z * var_v * se + var_v * kappa * 0.05**2 / (4 * m)
-    assert abs(np.mean(x * v)) < Z * np.sqrt(var_x * var_v / b)
+    assert abs(x.var(ddof=1) - var_x) < N_SE * var_x * se
+    assert abs(v.var(ddof=1) - var_v) < N_SE * var_v * se + var_v * kappa * 0.05**2 / (4 * m)
+    assert abs(np.mean(x * v)) < N_SE * np.sqrt(var_x * var_v / b)
 
 
 def _field_density(edges, alpha):
@@ -141,9 +133,9 @@ def test_temperature_field_histogram_matches_the_stationary_density_of_the_conve
     h = np.asarray(histograms(x0, keys))
     mean, se = mean_and_stderr(h)
     exact = _field_density(edges, alpha)
-    # 5 standard errors plus an allowance of 1 % of the peak for the O(dt) bias of
+    # N_SE standard errors plus an allowance of 1 % of the peak for the O(dt) bias of
     # Euler–Maruyama (measured ~0.4 % at dt = 0.01)
-    tol = Z * se + 0.01 * exact.max()
+    tol = N_SE * se + 0.01 * exact.max()
     assert np.all(np.abs(mean - exact) < tol), np.max(np.abs(mean - exact) / tol)
     # the conventions are distinguishable at this accuracy
     for other in (0.0, 0.5, 1.0):
@@ -181,7 +173,7 @@ def _underdamped_run(**kwargs):
 def test_results_are_bitwise_independent_of_chunk_size():
     whole = _underdamped_run()
     for chunk_size in (15, 35):  # 35: chunks of 7 blocks, the last one shorter
-        _assert_bitwise(whole, _underdamped_run(chunk_size=chunk_size))
+        assert_pytrees_bitwise_equal(whole, _underdamped_run(chunk_size=chunk_size))
 
 
 def test_trajectory_holds_the_initial_positions_then_every_save_every_steps():
@@ -258,12 +250,12 @@ def test_interrupted_run_resumes_from_its_checkpoint_bitwise(tmp_path, monkeypat
     monkeypatch.setattr(_driver, "run_chunk", spy)
     resumed = _underdamped_run(chunk_size=25, checkpoint=path)
     assert starts[0] == 20  # picked up where it stopped
-    _assert_bitwise(reference, resumed)
+    assert_pytrees_bitwise_equal(reference, resumed)
 
     starts.clear()
     finished = _underdamped_run(checkpoint=path)  # a finished checkpoint: no steps at all
     assert starts == []
-    _assert_bitwise(reference, finished)
+    assert_pytrees_bitwise_equal(reference, finished)
 
 
 def test_checkpoint_of_another_run_raises_naming_the_difference(tmp_path):
@@ -397,7 +389,7 @@ def test_pathwise_gradient_of_mean_square_displacement_matches_ou_formula():
     np.testing.assert_allclose(grad, value / T, rtol=1e-10)
     # and its expectation is Var/T of Euler–Maruyama
     _, var = _em_ou_moments(0.0, k, T, dt, n)
-    assert abs(grad - var / T) < Z * (var / T) * np.sqrt(2.0 / b)
+    assert abs(grad - var / T) < N_SE * (var / T) * np.sqrt(2.0 / b)
 
 
 def test_float32_smoke():
@@ -447,8 +439,7 @@ def test_simulate_inside_jit_vmap_and_grad_gives_the_eager_numbers():
         np.testing.assert_allclose(swept[i], eager[i], **close)
     # under grad the closed-over k is a tracer hidden in a closure: found, traced path taken
     grad = jax.grad(lambda k: jnp.sum(final_x(k)))(1.0)
-    h = 1e-6
-    reference = (jnp.sum(final_x(1.0 + h)) - jnp.sum(final_x(1.0 - h))) / (2 * h)
+    reference = central_difference(lambda k: jnp.sum(final_x(k[0])), np.array([1.0]))[0]
     np.testing.assert_allclose(grad, reference, rtol=1e-6)
 
 
@@ -523,7 +514,9 @@ def test_integrator_aux_is_carried_checkpointed_and_hidden_from_observables(tmp_
     )
     reference = jn.langevin.simulate(_ou(), x0, **kwargs)
     jitted = jax.jit(lambda x0: jn.langevin.simulate(_ou(), x0, **kwargs))(x0)
-    _assert_bitwise((reference.x, reference.observables), (jitted.x, jitted.observables))
+    assert_pytrees_bitwise_equal(
+        (reference.x, reference.observables), (jitted.x, jitted.observables)
+    )
 
     path = tmp_path / "aux.npz"
     real_save, calls = _driver.save_checkpoint, []
@@ -539,7 +532,9 @@ def test_integrator_aux_is_carried_checkpointed_and_hidden_from_observables(tmp_
         jn.langevin.simulate(_ou(), x0, chunk_size=10, checkpoint=path, **kwargs)
     monkeypatch.setattr(_driver, "save_checkpoint", real_save)
     resumed = jn.langevin.simulate(_ou(), x0, chunk_size=10, checkpoint=path, **kwargs)
-    _assert_bitwise((reference.x, reference.observables), (resumed.x, resumed.observables))
+    assert_pytrees_bitwise_equal(
+        (reference.x, reference.observables), (resumed.x, resumed.observables)
+    )
 
 
 # --------------------------------------------------------------------------------------
