@@ -180,8 +180,13 @@ def _compiled_grad_temp_bytes(adjoint, n_steps, b=64):
 def test_checkpointed_gradient_memory_grows_sublinearly_in_the_number_of_steps():
     checkpointed = [_compiled_grad_temp_bytes(ADJOINTS["checkpointed"], n) for n in (1000, 10000)]
     direct = _compiled_grad_temp_bytes(ADJOINTS["direct"], 10000)
-    assert checkpointed[1] / checkpointed[0] < 2  # linear growth would be 10
-    assert checkpointed[1] < direct / 5  # the contrast: O(n_steps) residuals
+    # Segments of 128 steps per level: 1e3 and 1e4 steps both take two levels (128^2 > 1e4),
+    # so the residuals barely grow; a factor 2 (one more level's worth) still fails
+    # sqrt(n_steps) growth (3.2x) and linear growth (10x).
+    assert checkpointed[1] / checkpointed[0] < 2
+    # the contrast: direct keeps 1e4 steps of residuals against ~2 x 128 per member, ~40x;
+    # a factor 5 leaves room for the fixed part of the temporaries
+    assert checkpointed[1] < direct / 5
 
 
 def test_float32_gradient_smoke():

@@ -32,6 +32,10 @@ from ._linear_currents import (
     linear_stationary_current as linear_stationary_current,
     linear_stationary_density as linear_stationary_density,
 )
+from ._random_chains import (
+    driven_ring as driven_ring,
+    random_driven_ring as random_driven_ring,
+)
 from ._phenomenology import (
     RunAndChase as RunAndChase,
     RunAndChaseResult as RunAndChaseResult,
