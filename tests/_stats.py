@@ -104,7 +104,7 @@ def assert_pytrees_bitwise_equal(a, b):
         x, y = np.asarray(x), np.asarray(y)
         assert x.dtype == y.dtype and x.shape == y.shape, (x.dtype, y.dtype, x.shape, y.shape)
         if x.dtype.kind not in "biu":  # bits: -0.0 != 0.0, NaN payloads and bfloat16 count
-            x, y = x.view(f"u{x.dtype.itemsize}"), y.view(f"u{y.dtype.itemsize}")
+            x, y = (np.ascontiguousarray(v).view(np.uint8) for v in (x, y))  # any itemsize
         np.testing.assert_array_equal(x, y, strict=True)
 
 

@@ -147,7 +147,7 @@ def test_2d_hot_spot_with_a_heat_budget_moves_probability_like_the_scan_says():
         T = jn.models.blowtorch(centre=centre, width=width, height=height)
         system = jn.langevin.Overdamped(lambda x: (x[0] ** 2 - 1) ** 2 + x[1] ** 2,
                                         temperature=T)
-        p = fp.stationary_density(system, grid, method="gth")
+        p = fp.stationary_density(system, grid, method="lu")
         return fp.region_probability(p, grid, lambda x: x[0] < 0)
 
     # centre = (bounded x in (-1.5, 1.5), y = 0 by symmetry); brute force over x

@@ -6,4 +6,12 @@ into `out_dir` and returns the numbers worth printing (JSON-serialisable). Regis
 demo by adding its module name to `DEMOS`.
 """
 
-DEMOS: list[str] = ["blowtorch_chain", "hot_cold", "inverse_design", "two_temperature"]
+DEMOS: list[str] = [
+    "blowtorch_chain",
+    "hot_cold",
+    "inverse_design",
+    "two_temperature",
+    "rattling_fit",
+    "rattling_typicality",
+    "rattling_design",
+]

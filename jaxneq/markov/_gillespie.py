@@ -592,27 +592,59 @@ def _edges(rates):
     return (rates.src, rates.dst) if isinstance(rates, EdgeRates) else (None, None)
 
 
+_JUMP_BLOCK = 16  # jumps drawn per block before folding them into small accumulators
+
+
 def _one_run_jumps(rates, x0, key, n_jumps):
+    """Statistics of `n_jumps` jumps. With small accumulators the jumps are drawn in blocks
+    of `_JUMP_BLOCK` (an inner scan, like `gillespie`'s paths) and then folded into the
+    accumulators one after the other in the same order as jump by jump: the same numbers,
+    but the `[n + n^2]` accumulators are read and written once per block, not per jump."""
     sampler, n = _sampler(rates), n_states(rates)
     src, dst = _edges(rates)
     dtype = sampler.cumulative.dtype
     x0 = x0.astype(jnp.int32)
 
-    def step(carry, k):
-        x, occ, counts, jumps = carry
+    def jump(x, k):
         dwell, y, edge = sampler(x, k)
+        return y.astype(jnp.int32), (x, y, dwell, edge)
+
+    def fold(acc, record):
+        occ, counts, jumps = acc
+        x, y, dwell, edge = record
         moving = jnp.isfinite(dwell)
         occ = _add_at(occ, x, dwell)
         counts = _add_jump(counts, sampler, x, y, edge, moving.astype(dtype))
-        return (y.astype(jnp.int32), occ, counts, jumps + moving), None
+        return occ, counts, jumps + moving
 
-    init = (
-        x0,
+    def step(carry, k):
+        x, acc = carry
+        y, record = jump(x, k)
+        return (y, fold(acc, record)), None
+
+    acc = (
         jnp.zeros((n,), dtype),
         jnp.zeros(_count_shape(rates, n), dtype),
         jnp.zeros((), jnp.int32),
     )
-    (x, occ, counts, jumps), _ = jax.lax.scan(step, init, jr.split(key, n_jumps))
+    keys = jr.split(key, n_jumps)
+    size = int(np.prod(_count_shape(rates, n)))
+    block = _JUMP_BLOCK if max(n, size) <= _ONE_HOT_MAX else 1
+    n_blocks = n_jumps // block
+    x = x0
+    if block > 1 and n_blocks > 0:
+
+        def one_block(carry, kb):
+            x, acc = carry
+            x, records = jax.lax.scan(jump, x, kb)
+            for i in range(block):  # folded in jump order: same sums as jump by jump
+                acc = fold(acc, jax.tree_util.tree_map(lambda r: r[i], records))
+            return (x, acc), None
+
+        head = keys[: n_blocks * block].reshape(n_blocks, block, *keys.shape[1:])
+        (x, acc), _ = jax.lax.scan(one_block, (x, acc), head)
+        keys = keys[n_blocks * block :]
+    (x, (occ, counts, jumps)), _ = jax.lax.scan(step, (x, acc), keys)
     return JumpStatistics(occ, counts, occ.sum(), jumps, x, src, dst)
 
 

@@ -281,7 +281,18 @@ def n_states(rates: Rates) -> int:
 
 
 def to_dense(rates: Rates) -> Float[Array, "n n"]:
-    """Dense rate matrix with zero diagonal, from either representation."""
+    """Dense rate matrix with zero diagonal, from either representation.
+
+    **Arguments:**
+
+    - `rates`: a dense `[n, n]` rate matrix (`rates[i, j]` is the rate of i -> j; the
+      diagonal is ignored) or an `EdgeRates` edge list (duplicate edges add up).
+
+    **Returns:** the `[n, n]` rate matrix with its diagonal set to zero.
+
+    **Example:** `jn.markov.to_dense(jn.markov.EdgeRates([0, 1], [1, 0], [2.0, 1.0], 2))`
+    is `[[0, 2], [1, 0]]`.
+    """
     if isinstance(rates, EdgeRates):
         return rates.to_dense()
     rates = as_inexact(rates, "rates")
@@ -293,6 +304,15 @@ def generator(rates: Rates) -> Float[Array, "n n"]:
     """Dense generator $Q = \\mathrm{rates} - \\mathrm{diag}(\\mathrm{rates}\\,\\mathbf 1)$.
 
     Rows sum to zero; `p Q` is the master-equation right-hand side for a row vector `p`.
+
+    **Arguments:**
+
+    - `rates`: a dense `[n, n]` rate matrix (diagonal ignored) or an `EdgeRates`.
+
+    **Returns:** the `[n, n]` generator $Q$.
+
+    **Example:** `jn.markov.generator(jnp.array([[0.0, 2.0], [1.0, 0.0]]))` is
+    `[[-2, 2], [1, -1]]`.
     """
     r = to_dense(rates)
     return r - jnp.diag(r.sum(axis=1))

@@ -716,7 +716,7 @@ def stationary(
           last, in cache-sized chunks (4096 chains of 16 states in ~6 ms on one CPU core).
           The method of choice for dense chains; `EdgeRates` are densified.
           **Accuracy: entrywise relative** (O'Cinneide's bound: each $p_i$ to a few $n^3
-          \varepsilon$ relative, however small $p_i$ is).
+          \\varepsilon$ relative, however small $p_i$ is).
         - `"lu"`: one LU solve of the bordered system (the generator's transpose with one
           equation replaced by $\\sum_i p_i = 1$). Faster for large dense chains but only
           accurate in absolute terms: entries below $\\varepsilon\\,\\mathrm{cond}$ are noise

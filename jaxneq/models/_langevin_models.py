@@ -54,7 +54,7 @@ def _in_range(value, name: str, allowed: str, hint: str = "") -> Array:
     if is_concrete(value):
         mask = np.asarray(bad(value))
         if mask.any():
-            where = "" if value.ndim == 0 else f" at index {first_bad_index(mask)}"
+            where = "" if value.ndim == 0 else f" at entry {first_bad_index(mask)} of `{name}`"
             got = np.asarray(value)[first_bad_index(mask)] if value.ndim else np.asarray(value)
             raise ValueError(f"{rule}; got {got}{where}")
         return value

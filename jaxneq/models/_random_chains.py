@@ -96,7 +96,7 @@ def driven_ring(
         raise ValueError(f"`drive` must be a scalar or have shape [{n}], got {f.shape}")
     if T.ndim != 0:
         raise ValueError(f"`temperature` must be a scalar, got shape {T.shape}")
-    dtype = jnp.result_type(E.dtype, B.dtype, f.dtype, T.dtype)
+    dtype = jnp.result_type(E, B, f, T)  # Python numbers are weakly typed
     E, B, f, T = (a.astype(dtype) for a in (E, B, f, T))
     f = jnp.broadcast_to(f, (n,))
     nxt = jnp.roll(E, -1)
@@ -163,7 +163,7 @@ def random_driven_ring(
     drive = as_inexact(drive, "drive")
     if drive.ndim != 0:
         raise ValueError(f"`drive` must be a scalar, got shape {drive.shape}; sweep with jax.vmap")
-    dtype = jnp.result_type(well_spread.dtype, barrier_spread.dtype, drive.dtype)
+    dtype = jnp.result_type(well_spread, barrier_spread, drive)
     xi = jax.random.normal(key, (2, n), dtype)
     return driven_ring(
         well_spread.astype(dtype) * xi[0], barrier_spread.astype(dtype) * xi[1], drive, temperature

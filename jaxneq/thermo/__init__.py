@@ -13,7 +13,8 @@
   `linear_coefficients` and `linear_stationary_samples` (moved from `jaxneq.models`, which
   keeps the same objects as deprecated aliases).
 - Optimal finite-time protocols: `optimal_trap_protocol`, `optimal_trap_work` (Schmiedl and
-  Seifert's minimum-work protocol for moving a harmonic trap).
+  Seifert's minimum-work protocol for moving a harmonic trap) and
+  `harmonic_trap_mean_work` (the exact mean work of a piecewise-linear trap protocol).
 
 Every estimator returns a small pytree with `.value` and `.stderr`, runs under `jit` and
 `vmap`, and is differentiable with respect to its samples.
@@ -37,6 +38,11 @@ from ._linear_currents import (
     linear_euler_maruyama_stationary as linear_euler_maruyama_stationary,
     linear_stationary_current as linear_stationary_current,
     linear_stationary_density as linear_stationary_density,
+)
+from ._protocols_theory import (
+    harmonic_trap_mean_work as harmonic_trap_mean_work,
+    optimal_trap_protocol as optimal_trap_protocol,
+    optimal_trap_work as optimal_trap_work,
 )
 from ._plug_in import plug_in_entropy_production as plug_in_entropy_production
 from ._results import (
