@@ -14,7 +14,8 @@ trajectories of 1000 jumps each (`--quick`), float64 rates, one JAX key per ense
 - `gillespy2` (optional): GillesPy2's SSA solver on the same chain written as 8 species
   with mass-action reactions (the state is a single molecule), one trajectory per run.
 
-Throughput is million jumps per second (members x jumps / wall time). All cases are timed
+Throughput is million jumps per second (members x jumps / wall time, and per process
+CPU-second: XLA may use both cores where NumPy uses one). All cases are timed
 round-robin (best of `--repeats` after a warm-up, compilation excluded) in ONE process, so
 load from other processes hits them alike; the load average is recorded.
 
@@ -138,17 +139,23 @@ def gillespy2_runner(rates_np, n_jumps):
     return go, n_jumps, name
 
 
-def time_round_robin(cases, repeats):
-    """Best-of-`repeats` wall time of each case; the order rotates every round."""
+def time_round_robin(cases, repeats, cpu=None):
+    """Best-of-`repeats` wall time of each case; the order rotates every round. With a
+    dict `cpu`, also the best process CPU time of each case (what a case costs whatever
+    else the shared machine runs)."""
     for go in cases.values():
         go()  # warm-up: compile
     best = {name: float("inf") for name in cases}
+    best_cpu = dict(best)
     order = list(cases)
     for r in range(repeats):
         for name in order[r % len(order) :] + order[: r % len(order)]:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             cases[name]()
             best[name] = min(best[name], time.perf_counter() - t0)
+            best_cpu[name] = min(best_cpu[name], time.process_time() - c0)
+    if cpu is not None:
+        cpu.update(best_cpu)
     return best
 
 
@@ -195,9 +202,13 @@ def main(argv=None):
         if b > 10**5:
             cases.pop("numpy_ssa")
         log(f"b={b}: timing {', '.join(cases)}")
-        best = time_round_robin(cases, args.repeats)
+        cpu = {}
+        best = time_round_robin(cases, args.repeats, cpu)
         rows = {name: b * n_jumps / best[name] / 1e6 for name in best}
         result["throughput_mjumps_per_s"][str(b)] = rows
+        result.setdefault("throughput_mjumps_per_cpu_s", {})[str(b)] = {
+            name: b * n_jumps / cpu[name] / 1e6 for name in cpu
+        }
         if args.full and args.peak_bandwidth_gbs:
             for name, bytes_per_jump in (("jaxneq_paths", 12 + 64), ("jaxneq_statistics", 64)):
                 gbs = rows[name] * 1e6 * bytes_per_jump / 1e9
@@ -208,6 +219,11 @@ def main(argv=None):
         "statistics": rows["jaxneq_statistics"] / rows["numpy_ssa"],
     }
     result["statistics_over_paths"] = rows["jaxneq_statistics"] / rows["jaxneq_paths"]
+    per_cpu = result["throughput_mjumps_per_cpu_s"]["4096"]
+    result["ratio_vs_numpy_ssa_cpu_time"] = {
+        "paths": per_cpu["jaxneq_paths"] / per_cpu["numpy_ssa"],
+        "statistics": per_cpu["jaxneq_statistics"] / per_cpu["numpy_ssa"],
+    }
     peer = gillespy2_runner(rates, n_jumps)
     if peer is None:
         result["ratio_vs_gillespy2"] = None

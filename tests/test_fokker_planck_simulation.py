@@ -19,7 +19,7 @@ def _coarsen(a, factor):
     a = np.asarray(a)
     d = len(factor)
     shape = []
-    for n, f in zip(a.shape[:d], factor):
+    for n, f in zip(a.shape[:d], factor, strict=True):
         shape += [n // f, f]
     return a.reshape(tuple(shape) + a.shape[d:]).mean(axis=tuple(range(1, 2 * d, 2)))
 
@@ -47,6 +47,7 @@ def _heated_double_well():
 def test_evolve_density_matches_the_ensemble_histogram_at_finite_times(t_final):
     system = _heated_double_well()
     grid, fine = fp.Grid(-2.0, 2.0, 80), fp.Grid(-2.0, 2.0, 160)
+
     # start: uniform over the cells [-1.25, -0.75) (exactly representable on both grids)
     def start(g):
         x = g.centres[..., 0]
@@ -57,8 +58,9 @@ def test_evolve_density_matches_the_ensemble_histogram_at_finite_times(t_final):
     p_fine = fp.evolve_density(system, fine, start(fine), t_final)
     n, dt = 20_000, 1e-3
     x0 = jr.uniform(jr.PRNGKey(0), (n, 1), minval=-1.25, maxval=-0.75)
-    res = jn.langevin.simulate(system, x0, key=jr.PRNGKey(1), dt=dt,
-                               n_steps=int(round(t_final / dt)))
+    res = jn.langevin.simulate(
+        system, x0, key=jr.PRNGKey(1), dt=dt, n_steps=int(round(t_final / dt))
+    )
     # 20 bins of 4 cells: bin probabilities
     counts, _ = np.histogram(np.asarray(res.x[:, 0]), bins=20, range=(-2.0, 2.0))
     freq = counts / n
@@ -98,8 +100,9 @@ def rotating_run():
     replicas = []
     for r in range(8):  # independent replicas give the statistical error of each bin
         x0 = _sample_cells(jr.PRNGKey(10 + r), p, grid, 512)
-        res = jn.langevin.simulate(system, x0, key=jr.PRNGKey(100 + r), dt=2e-3, n_steps=1000,
-                                   observables=obs)
+        res = jn.langevin.simulate(
+            system, x0, key=jr.PRNGKey(100 + r), dt=2e-3, n_steps=1000, observables=obs
+        )
         replicas.append((np.asarray(res.observables["p"]), np.asarray(res.observables["J"])))
     p_fine = fp.stationary_density(system, fp.Grid(-2.4, 2.4, (36, 36)), method="lu")
     return system, grid, p, p_fine, replicas

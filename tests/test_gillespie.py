@@ -282,18 +282,24 @@ def test_batched_statistics_accept_one_dense_chain_per_run():
 # --------------------------------------------------------------------------------------------
 
 
-def test_statistics_with_n_jumps_reproduce_the_stored_trajectory():
-    rates = duplicated_edges(RATES)
+# 300 jumps: whole blocks of folded jumps and a remainder; 7: fewer than one block
+@pytest.mark.parametrize("n_jumps", [300, 7])
+@pytest.mark.parametrize("kind", ["dense", "edges"])
+def test_statistics_with_n_jumps_reproduce_the_stored_trajectory(kind, n_jumps):
+    rates = duplicated_edges(RATES) if kind == "edges" else jnp.asarray(RATES)
     key = jr.key(8)
-    traj = jn.markov.gillespie(rates, 1, key=key, n_jumps=300)
-    stats = jn.markov.gillespie_statistics(rates, 1, key=key, n_jumps=300)
+    traj = jn.markov.gillespie(rates, 1, key=key, n_jumps=n_jumps)
+    stats = jn.markov.gillespie_statistics(rates, 1, key=key, n_jumps=n_jumps)
     states, times = np.asarray(traj.states), np.asarray(traj.times)
     occ = np.bincount(states[:-1], weights=np.diff(times), minlength=4)
     np.testing.assert_allclose(stats.occupation_time, occ, rtol=1e-12)
     np.testing.assert_allclose(stats.total_time, times[-1], rtol=1e-12)
-    assert int(stats.final_state) == states[-1] and int(stats.n_jumps) == 300
+    assert int(stats.final_state) == states[-1] and int(stats.n_jumps) == n_jumps
     counts = np.zeros((4, 4))
     np.add.at(counts, (states[:-1], states[1:]), 1)
+    if kind == "dense":
+        np.testing.assert_array_equal(stats.jump_counts, counts)
+        return
     per_pair = np.zeros((4, 4))
     np.add.at(
         per_pair, (np.asarray(rates.src), np.asarray(rates.dst)), np.asarray(stats.jump_counts)

@@ -64,7 +64,9 @@ def test_region_probability_of_the_whole_grid_is_one_and_of_a_mask_is_the_cell_s
     x = GRID.centres[..., 0]
     assert float(fp.region_probability(p, GRID, lambda c: True)) == pytest.approx(1.0, abs=1e-12)
     by_mask = fp.region_probability(p, GRID, x < 0)
-    assert float(by_mask) == pytest.approx(float(np.sum(np.asarray(p)[np.asarray(x) < 0]) * float(GRID.volume)))
+    assert float(by_mask) == pytest.approx(
+        float(np.sum(np.asarray(p)[np.asarray(x) < 0]) * float(GRID.volume))
+    )
     with pytest.raises(ValueError, match="`density` must have the grid's shape"):
         fp.region_probability(p[:-1], GRID, x < 0)
     with pytest.raises(ValueError, match="`region`"):
@@ -124,8 +126,9 @@ def test_langevin_simulation_at_the_optimum_confirms_the_left_share(scan_shares)
     n_members, dt, n_steps = 512, 2e-3, 4000
     x0 = _sample_from_grid(jr.PRNGKey(0), p, GRID, n_members)  # start in the steady state
     obs = {"left": jn.observables.Mean(lambda x: (x[0] < 0).astype(x.dtype))}
-    res = jn.langevin.simulate(system, x0, key=jr.PRNGKey(1), dt=dt, n_steps=n_steps,
-                               observables=obs)
+    res = jn.langevin.simulate(
+        system, x0, key=jr.PRNGKey(1), dt=dt, n_steps=n_steps, observables=obs
+    )
     mean, stderr = mean_and_stderr(np.asarray(res.observables["left"]).reshape(n_members))
     # the grid's own discretisation error: the change under halving the spacing
     grid_bias = abs(float(left_share(centre, fp.Grid(-2.0, 2.0, 200)) - left_share(centre)))
@@ -145,8 +148,7 @@ def test_2d_hot_spot_with_a_heat_budget_moves_probability_like_the_scan_says():
 
     def share(centre):
         T = jn.models.blowtorch(centre=centre, width=width, height=height)
-        system = jn.langevin.Overdamped(lambda x: (x[0] ** 2 - 1) ** 2 + x[1] ** 2,
-                                        temperature=T)
+        system = jn.langevin.Overdamped(lambda x: (x[0] ** 2 - 1) ** 2 + x[1] ** 2, temperature=T)
         p = fp.stationary_density(system, grid, method="lu")
         return fp.region_probability(p, grid, lambda x: x[0] < 0)
 

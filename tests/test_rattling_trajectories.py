@@ -1,6 +1,8 @@
 """`jaxneq.rattling.from_trajectories`: the windowed-covariance estimator against direct loops,
 its exact transformation law, and recovery of a known R(x) from a simulated temperature field."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -143,3 +145,97 @@ def test_from_trajectories_under_jit_equals_eager_and_feeds_fit_gamma():
     np.testing.assert_array_equal(jitted.sample_counts, eager.sample_counts)
     fit = rattling.fit_gamma(eager.density, eager.rattling, weights=eager.observed)
     assert np.isfinite(float(fit.gamma)) and np.isfinite(float(fit.kl))
+
+
+def _reference_neighbours(x, dt, window, points, k, stride=1, anchor="mean", centre=True):
+    """Every window's rattling and anchor by direct loops; brute-force k nearest with numpy."""
+    n, b, d = x.shape
+    values, anchors = [], []
+    for t0 in range(0, n - window + 1, stride):
+        for m in range(b):
+            seg = x[t0 : t0 + window, m]
+            y = (seg[1:] - seg[0]) / np.sqrt(np.arange(1, window)[:, None] * dt)
+            cov = np.cov(y.T, ddof=1).reshape(d, d) if centre else y.T @ y / (window - 1)
+            values.append(0.5 * np.linalg.slogdet(cov)[1])
+            anchors.append(seg.mean(0) if anchor == "mean" else seg[0])
+    values, anchors = np.array(values), np.array(anchors)
+    dist = np.linalg.norm(points[:, None, :] - anchors[None], axis=-1)
+    nearest = np.argsort(dist, axis=1)[:, :k]
+    radius = np.take_along_axis(dist, nearest[:, -1:], axis=1)[:, 0]
+    return values[nearest].mean(1), values[nearest].std(1), radius, len(values)
+
+
+@pytest.mark.parametrize(
+    ("d", "window", "stride", "anchor"), [(1, 4, 1, "mean"), (2, 5, 3, "start")]
+)
+def test_nearest_neighbour_rattling_equals_brute_force_for_every_chunk_size(
+    d, window, stride, anchor
+):
+    rng = np.random.default_rng(10 + d)
+    x = 0.3 * rng.normal(size=(30, 4, d)).cumsum(0)
+    points = rng.normal(size=(7, d))
+    k = 5
+    mean, std, radius, n_total = _reference_neighbours(x, 0.1, window, points, k, stride, anchor)
+    ball = np.pi ** (d / 2) / math.gamma(d / 2 + 1)
+    for chunk_size in (None, 3):  # 3: several chunks and a padded last one
+        got = rattling.from_trajectories(
+            x,
+            0.1,
+            window,
+            points=points,
+            neighbours=k,
+            stride=stride,
+            anchor=anchor,
+            chunk_size=chunk_size,
+        )
+        np.testing.assert_allclose(got.rattling, mean, rtol=1e-10)
+        np.testing.assert_allclose(got.rattling_std, std, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(got.radius, radius, rtol=1e-12)
+        np.testing.assert_allclose(got.density, (k - 1) / (n_total * ball * radius**d), rtol=1e-10)
+        assert got.n_windows == n_total
+
+
+def test_nearest_neighbour_density_of_gaussian_samples_matches_the_gaussian():
+    # i.i.d. N(0, 1) frames in 2D: window anchors (start) are the frames themselves. The
+    # k-NN density has relative standard error ~ 1/sqrt(k); bias O((k/N)^(2/d)) is small.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8, 2))
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, -1.5]])
+    k = 400
+    got = rattling.from_trajectories(x, 1.0, 4, points=points, neighbours=k, anchor="start")
+    exact = np.exp(-0.5 * np.sum(points**2, 1)) / (2 * np.pi)
+    np.testing.assert_allclose(got.density, exact, rtol=N_SE / np.sqrt(k))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "either `edges`"),
+        ({"edges": np.linspace(0, 1, 3), "points": np.zeros((2, 1)), "neighbours": 3}, "either"),
+        ({"points": np.zeros((2, 1))}, "go together"),
+        ({"points": np.zeros((2, 2)), "neighbours": 3}, r"\[m, 1\]"),
+        ({"points": np.zeros((2, 1)), "neighbours": 1}, "neighbours"),
+        ({"points": np.zeros((2, 1)), "neighbours": 1000}, "exceeds"),
+    ],
+)
+def test_nearest_neighbour_bad_input_raises_a_clear_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rattling.from_trajectories(np.zeros((10, 2, 1)), 0.1, 4, **kwargs)
+
+
+def test_nearest_neighbour_option_float32_under_jit_and_vmap():
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(40, 3, 2)).cumsum(0), jnp.float32)
+    q = jnp.zeros((3, 2), jnp.float32)
+
+    def f(x):
+        return rattling.from_trajectories(x, 0.1, 5, points=q, neighbours=4)
+
+    eager, jitted = f(x), jax.jit(f)(x)
+    assert jitted.rattling.dtype == jnp.float32
+    np.testing.assert_allclose(jitted.rattling, eager.rattling, rtol=1e-5)
+    batched = jax.vmap(f)(jnp.stack([x, 2 * x]))
+    # doubling the trajectories about the query point keeps each point's nearest windows
+    # and adds 1/2 log det(4 I) = 2 log 2 (d = 2) to every window
+    np.testing.assert_allclose(
+        batched.rattling[1] - batched.rattling[0], 2 * np.log(2.0), rtol=1e-4
+    )

@@ -9,7 +9,7 @@ import pathlib
 import re
 
 import numpy as np
-from _stats import assert_samples_match, unit_roundoff
+from _stats import assert_samples_match, assert_within_stderr, unit_roundoff
 
 import jaxneq as jn
 
@@ -93,3 +93,16 @@ def test_readme_examples_run_and_give_the_numbers_they_state():
     assert ep.shape == (ns["x0"].shape[0],)
     em = _euler_maruyama_entropy_production(A, T, dt=1e-2, n_steps=2000, burn_in=500)
     assert_samples_match(ep, em)
+
+    # Gillespie ensembles: a batch of initial states with one key
+    ens = ns["ens"]
+    assert ens.states.shape == ens.times.shape == (256, 101)
+    assert np.all(np.asarray(ens.states[:, 0]) == 0)
+
+    # Work and free energy: Delta F = (T/2) ln(k1/k0) recovered within the stated errors
+    exact_df = 0.5 * np.log(4.0)
+    for estimate in (ns["exp_estimate"], ns["bar_estimate"]):
+        assert_within_stderr(float(estimate.value), float(estimate.stderr), exact_df)
+    assert np.mean(np.asarray(ns["work"]["forward"])) > exact_df  # second law
+    # Schmiedl-Seifert: W* = lambda_f^2 / (mu (t_f + 2 / (mu k))) = 1/3 for unit parameters
+    np.testing.assert_allclose(float(ns["w_min"]), 1 / 3, rtol=16 * unit_roundoff(np.float64))

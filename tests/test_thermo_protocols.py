@@ -201,15 +201,15 @@ def test_bit_erasure_costs_at_least_T_ln_2_and_less_as_it_slows():
 def test_bit_erasure_approaches_T_ln_2_for_slow_protocols():
     results = _erasure_works((8.0, 32.0, 128.0), 2000, 64_000, jax.random.key(6))
     _check_landauer(results)
-    mean, se, p_left = results[-1]
-    # at duration 128 the excess over the bound is below 0.05 T (a few % of T ln 2)
-    assert mean - T * (np.log(2) - _binary_entropy(p_left)) <= 0.05 * T + N_SE * se
+    mean, se, _ = results[-1]
+    # at duration 128 the mean work is within 0.05 T of T ln 2 (measured: 0.692 +- 0.009)
+    assert abs(mean - T * np.log(2)) <= 0.05 * T + N_SE * se
 
 
 def test_szilard_stroke_extracts_at_most_T_ln_2():
     # the work ON the particle is >= -T ln 2 and falls towards it as the stroke slows
     results = _erasure_works((1.0, 3.0, 9.0), 500, 3000, jax.random.key(7), reverse=True)
-    for mean, se, p_left in results:
+    for mean, se, _ in results:
         assert mean >= -T * np.log(2) - N_SE * se
     for (m1, s1, _), (m2, s2, _) in zip(results, results[1:], strict=False):
         assert m2 <= m1 + N_SE * np.hypot(s1, s2)
@@ -243,7 +243,8 @@ def test_integral_fluctuation_theorem_for_a_relaxing_trap():
         return -0.5 * (x - m) ** 2 / v - 0.5 * np.log(2 * np.pi * v)
 
     x0n, xtn = np.asarray(x0)[:, 0], np.asarray(res.x)[:, 0]
-    sigma = log_gauss(x0n, m0, s0**2) - log_gauss(xtn, m_t, var_t) + np.asarray(res.observables["s"])
+    medium = np.asarray(res.observables["s"])
+    sigma = log_gauss(x0n, m0, s0**2) - log_gauss(xtn, m_t, var_t) + medium
     mean, se = mean_and_stderr(np.exp(-sigma))
     assert_within_stderr(mean, se, 1.0)
     assert sigma.mean() > 0  # second law
@@ -325,6 +326,18 @@ def test_harmonic_trap_mean_work_of_a_constant_speed_protocol_is_the_dragged_tra
     np.testing.assert_allclose(w, v**2 / mu * (tf - tau * (1 - np.exp(-tf / tau))), rtol=1e-12)
 
 
+def test_theory_functions_work_under_jit_and_vmap():
+    durations = jnp.array([0.5, 1.0, 4.0])
+    batched = jax.jit(jax.vmap(jn.thermo.optimal_trap_work, in_axes=(None, 0)))(1.0, durations)
+    looped = [jn.thermo.optimal_trap_work(1.0, d) for d in durations]
+    np.testing.assert_allclose(batched, looped, rtol=1e-14)
+    times = jnp.linspace(0.0, 1.0, 6)
+    values = jnp.stack([times, times**2, jnp.sqrt(times)])
+    batched = jax.jit(jax.vmap(jn.thermo.harmonic_trap_mean_work, in_axes=(None, 0)))(times, values)
+    looped = [jn.thermo.harmonic_trap_mean_work(times, v) for v in values]
+    np.testing.assert_allclose(batched, looped, rtol=1e-13)
+
+
 def test_optimal_trap_work_limits():
     # instantaneous jump: k lf^2 / 2; slow: lf^2 / (mu tf)
     np.testing.assert_allclose(jn.thermo.optimal_trap_work(2.0, 1e-12, 3.0, 0.5), 6.0)
@@ -373,4 +386,3 @@ def test_linear_theory_lives_in_thermo_and_models_keeps_the_same_objects():
         "linear_stationary_density",
     ):
         assert getattr(jn.models, name) is getattr(jn.thermo, name), name
-

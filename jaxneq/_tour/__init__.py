@@ -14,4 +14,6 @@ DEMOS: list[str] = [
     "rattling_fit",
     "rattling_typicality",
     "rattling_design",
+    "minimum_work",
+    "blowtorch_design",
 ]

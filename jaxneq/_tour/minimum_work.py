@@ -93,13 +93,22 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     jump_exact = lam_f / (2 + mu * k * t_f)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
     t_fine = np.linspace(-0.1 * t_f, 1.1 * t_f, 600)
-    axes[0].plot(t_fine, np.asarray(jn.thermo.optimal_trap_protocol(t_fine, lam_f, t_f, k, mu)),
-                 "k-", label="optimum (Schmiedl–Seifert)")
+    axes[0].plot(
+        t_fine,
+        np.asarray(jn.thermo.optimal_trap_protocol(t_fine, lam_f, t_f, k, mu)),
+        "k-",
+        label="optimum (Schmiedl–Seifert)",
+    )
     ext_t = np.concatenate([[-0.1 * t_f, 0.0], np.asarray(times), [t_f, 1.1 * t_f]])
     ext_v = np.concatenate([[0.0, 0.0], np.asarray(values), [lam_f, lam_f]])
     axes[0].plot(ext_t, ext_v, "o--", color="tab:red", ms=4, label="optax through simulate")
-    axes[0].plot(np.asarray(times), np.asarray(lam_f * times / t_f), ":", color="gray",
-                 label="linear, no jumps")
+    axes[0].plot(
+        np.asarray(times),
+        np.asarray(lam_f * times / t_f),
+        ":",
+        color="gray",
+        label="linear, no jumps",
+    )
     axes[0].set_xlabel("t")
     axes[0].set_ylabel(r"trap position $\lambda(t)$")
     axes[0].legend()

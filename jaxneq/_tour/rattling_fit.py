@@ -56,10 +56,11 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     import jaxneq as jn
 
     dtype = jnp.result_type(float)
-    n_groups, per_group = (8, 24) if quick else (16, 256)
-    n_steps, burn_in, dt, window = (5000, 1000, 2e-3, 8) if quick else (50_000, 2000, 1e-3, 10)
+    n_groups, per_group = (8, 24) if quick else (16, 64)
+    n_steps, burn_in, dt, window = (5000, 1000, 2e-3, 8) if quick else (20_000, 2000, 1e-3, 10)
     b = n_groups * per_group
     x0 = jr.normal(jr.key(0), (b, 2), dtype)
+    # the saved trajectory is n_steps x b x 2 floats (330 MB in float64 at the full size)
     run_ = jn.langevin.simulate(system(), x0, key=jr.key(1), dt=dt, n_steps=n_steps, save_every=1)
     x = run_.trajectory[burn_in:].reshape(-1, n_groups, per_group, 2)
     edges = jnp.linspace(LOWER, UPPER, CELLS + 1, dtype=dtype)

@@ -128,14 +128,13 @@ def make_step(problem: Problem, b: int, track: bool) -> Callable[[Carry], Carry]
 def auto_unroll(b: int, backend: str | None = None) -> int:
     """The steps per loop iteration that `simulate(unroll=None)` uses for `b` members.
 
-    On a GPU/TPU every loop iteration costs a kernel launch and a trip of the loop condition
-    to the host-side control, whatever the ensemble size, so below 2**20 members 8 steps per
-    iteration (not yet measured on a GPU: `benchmarks/langevin.py --full` does). On a CPU
-    the loop itself costs ~0.1 us per iteration; the per-step cost at small ensembles is the
-    kernels inside the step (threefry, the drift, the update), which unrolling does not
-    remove. Measured (`benchmarks/langevin.py`, 2-core CPU, interleaved best of 9): unroll
-    2-8 gave 0-20 % at b = 1e3-1e4, nothing at b = 1e2 and was up to 2x SLOWER at b = 1e5
-    (the unrolled body no longer fuses), for 1.5-3x the compile time: 1 on a CPU.
+    On a GPU/TPU every loop iteration costs a kernel launch and a trip of the loop condition,
+    whatever the ensemble size, so below 2**20 members 8 steps per iteration (not yet
+    measured on a GPU: `benchmarks/langevin.py --full` does). On a CPU the per-step cost at
+    small ensembles is the kernels inside the step (threefry, drift, update), which
+    unrolling does not remove. Measured (`benchmarks/langevin.py --quick`, 2-core CPU,
+    round-robin, per CPU-second, two runs): `unroll=8` gave 1.0x at b = 1e2, 1.22x at 1e3,
+    0.9-1.03x at 1e4 and 0.83-0.90x at 1e5, for 1.5-3x the compile time: 1 on a CPU.
     """
     backend = jax.default_backend() if backend is None else backend
     if backend == "cpu":

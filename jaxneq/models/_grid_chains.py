@@ -12,23 +12,18 @@ coordinate k).
 
 from __future__ import annotations
 
+import itertools
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float
 
+from .. import fokker_planck, langevin
 from .._util import as_inexact, first_bad_index, is_concrete
 from ..markov import EdgeRates
 
 _SCHEMES = ("scharfetter-gummel", "arrhenius")
-
-
-def _bernoulli(x):
-    """$B(x) = x / (e^x - 1)$, with $B(0) = 1$, accurate near 0 and for large $|x|$."""
-    small = jnp.abs(x) < 1e-3
-    safe = jnp.where(small, jnp.ones_like(x), x)
-    series = 1 - x / 2 + x * x / 12
-    return jnp.where(small, series, safe / jnp.expm1(safe))
 
 
 def _neighbour_pairs(shape: tuple[int, ...], periodic: bool):
@@ -68,7 +63,9 @@ def grid_chain(
 
     - `"scharfetter-gummel"` (exponentially fitted finite volumes of the Ito Fokker–Planck
       equation $\partial_t p = -\nabla\cdot(\mu F p - \mu \nabla (T p))$):
-      $r_{ij} = \mu T_i B(-hF/T_e) / h^2$ with the Bernoulli function $B(x) = x/(e^x-1)$;
+      $r_{ij} = \mu T_i B(-hF/T_e) / h^2$ with the Bernoulli function $B(x) = x/(e^x-1)$.
+      This is `jaxneq.fokker_planck.rates` (Ito convention) applied to the cell values
+      interpolated multilinearly, so the two give the same rates;
     - `"arrhenius"`: $r_{ij} = (\mu T_e / h^2) \exp(hF / (2 T_e))$.
 
     Both satisfy local detailed balance, $r_{ij}/r_{ji} = e^{hF/T_e}$ when $T$ is uniform, so
@@ -140,7 +137,11 @@ def grid_chain(
         ("drive", f, ~jnp.isfinite(f), "must be finite", "entry"),
     )
     temp = jnp.broadcast_to(temp, shape)
-    mobility = mu
+    if scheme == "scharfetter-gummel":
+        _validate(jnp.zeros((), dtype), checks)  # concrete bad values raise here, by name
+        chain = _scharfetter_gummel(u, temp, f, mu, h, periodic)
+        rate = _validate(chain.rate, checks)  # traced ones: `eqx.error_if` on the rates
+        return EdgeRates(chain.src, chain.dst, rate, chain.n_states)
     a, b, axis = _neighbour_pairs(shape, periodic)
     uf, tf = u.ravel(), temp.ravel()
     ff = f.reshape(-1, d)
@@ -152,16 +153,62 @@ def grid_chain(
     force = -(uf[b_j] - uf[a_j]) / hk + f_edge
     t_edge = 0.5 * (tf[a_j] + tf[b_j])
     x = hk * force / t_edge  # a -> b is downhill when x > 0
-    if scheme == "scharfetter-gummel":
-        r_ab = mobility * tf[a_j] * _bernoulli(-x) / hk**2
-        r_ba = mobility * tf[b_j] * _bernoulli(x) / hk**2
-    else:
-        r_ab = mobility * t_edge * jnp.exp(0.5 * x) / hk**2
-        r_ba = mobility * t_edge * jnp.exp(-0.5 * x) / hk**2
+    r_ab = mu * t_edge * jnp.exp(0.5 * x) / hk**2
+    r_ba = mu * t_edge * jnp.exp(-0.5 * x) / hk**2
     src = jnp.concatenate([a_j, b_j])
     dst = jnp.concatenate([b_j, a_j])
     rate = _validate(jnp.concatenate([r_ab, r_ba]), checks)
     return EdgeRates(src, dst, rate, int(np.prod(shape)))
+
+
+def _multilinear(values: Array, x: Array, periodic: tuple[bool, ...]) -> Array:
+    """Multilinear interpolation of cell values `[*shape, ...]` at index coordinates `x`
+    `[d]` (cell i sits at i; periodic axes wrap, reflecting ones clamp)."""
+    shape = values.shape[: x.shape[0]]
+    lo = jnp.floor(x)
+    w = x - lo
+    lo = lo.astype(jnp.int32)
+    out = 0.0
+    for corner in itertools.product((0, 1), repeat=len(shape)):
+        index, weight = [], 1.0
+        for k, (c, n) in enumerate(zip(corner, shape, strict=True)):
+            i = lo[k] + c
+            index.append(i % n if periodic[k] else jnp.clip(i, 0, n - 1))
+            weight = weight * (w[k] if c else 1 - w[k])
+        out = out + weight * values[tuple(index)]
+    return out
+
+
+def _scharfetter_gummel(u, temp, drive, mobility, h, periodic: bool) -> EdgeRates:
+    r"""The chain through `jaxneq.fokker_planck.rates` (one discretisation in one place).
+
+    In index coordinates (cell i at position i, unit spacing) the cell values become
+    fields by multilinear interpolation: at a cell centre they are the cell values, at a
+    face the average of its two cells (the edge temperature and the edge drive of the
+    docstring). Lengths scale out: the drive along axis k becomes $h_k f_k$ and the
+    mobility $\mu/h_k^2$, which leaves every rate unchanged."""
+    keep = [k for k, n in enumerate(u.shape) if n >= 2]  # a size-1 axis has no faces
+    shape = tuple(u.shape[k] for k in keep)
+    u = u.reshape(shape)
+    temp = temp.reshape(shape)
+    drive = drive.reshape(shape + (drive.shape[-1],))[..., keep]
+    h = jnp.asarray(np.asarray(h)[keep], u.dtype)
+    axes_periodic = tuple(bool(periodic) and n > 2 for n in shape)  # 2 cells: one face
+    field_periodic = tuple(bool(periodic) for _ in shape)
+    system = langevin.Overdamped(
+        potential=lambda x: _multilinear(u, x, field_periodic),
+        force=lambda x: h * _multilinear(drive, x, field_periodic),
+        temperature=lambda x: _multilinear(temp, x, field_periodic),
+        mobility=mobility / h**2,
+        convention="ito",
+    )
+    grid = fokker_planck.Grid(
+        jnp.full((len(shape),), -0.5, u.dtype),
+        jnp.asarray(shape, u.dtype) - 0.5,
+        shape,
+        periodic=axes_periodic,
+    )
+    return fokker_planck.rates(system, grid)
 
 
 def _validate(out, checks):

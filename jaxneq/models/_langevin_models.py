@@ -45,17 +45,19 @@ def _in_range(value, name: str, allowed: str, hint: str = "") -> Array:
     """
     value = as_inexact(value, name)
     if allowed == "positive":
-        bad = lambda v: ~(v > 0) | ~jnp.isfinite(v)
+        bad = lambda v, xp=jnp: ~(v > 0) | ~xp.isfinite(v)
     elif allowed == "nonnegative":
-        bad = lambda v: ~(v >= 0) | ~jnp.isfinite(v)
+        bad = lambda v, xp=jnp: ~(v >= 0) | ~xp.isfinite(v)
     else:
-        bad = lambda v: ~jnp.isfinite(v)
+        bad = lambda v, xp=jnp: ~xp.isfinite(v)
     rule = f"`{name}` must be {_RANGES[allowed]}{hint}"
-    if is_concrete(value):
-        mask = np.asarray(bad(value))
+    if is_concrete(value):  # on the host: jnp ops would be staged inside a jit trace
+        host = np.asarray(value)
+        with np.errstate(invalid="ignore"):
+            mask = np.asarray(bad(host, np))
         if mask.any():
             where = "" if value.ndim == 0 else f" at entry {first_bad_index(mask)} of `{name}`"
-            got = np.asarray(value)[first_bad_index(mask)] if value.ndim else np.asarray(value)
+            got = host[first_bad_index(mask)] if value.ndim else host
             raise ValueError(f"{rule}; got {got}{where}")
         return value
     return eqx.error_if(value, bad(value), rule)

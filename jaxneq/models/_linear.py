@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .. import thermo
 
-
 linear_coefficients = thermo.linear_coefficients
 linear_entropy_production_rate = thermo.linear_entropy_production_rate
 linear_heat_rates = thermo.linear_heat_rates

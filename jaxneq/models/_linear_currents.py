@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .. import thermo
 
-
 linear_current_circulation = thermo.linear_current_circulation
 linear_euler_maruyama_stationary = thermo.linear_euler_maruyama_stationary
 linear_stationary_current = thermo.linear_stationary_current

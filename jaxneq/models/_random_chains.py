@@ -32,6 +32,20 @@ def _check_n_states(n_states) -> int:
     return int(n_states)
 
 
+# written with operators only, so that they evaluate in NumPy on concrete values (also
+# inside a jit trace, for values closed over) and in JAX on traced ones
+def _finite(x):
+    return (x > -np.inf) & (x < np.inf)  # False for NaN
+
+
+def _positive(x):
+    return (x > 0) & (x < np.inf)
+
+
+def _non_negative(x):
+    return (x >= 0) & (x < np.inf)
+
+
 def _check_value(x, name: str, what: str, ok) -> Array:
     x = as_inexact(x, name)
     if is_concrete(x):
@@ -79,12 +93,10 @@ def driven_ring(
     Reference: P. Chvykov et al., Science 371, 90 (2021) (rattling); R. Landauer, J. Stat.
     Phys. 53, 233 (1988) (barriers matter out of equilibrium).
     """
-    E = _check_value(energies, "energies", "finite", jnp.isfinite)
-    B = _check_value(barriers, "barriers", "finite", jnp.isfinite)
-    f = _check_value(drive, "drive", "finite", jnp.isfinite)
-    T = _check_value(
-        temperature, "temperature", "finite and > 0", lambda t: (t > 0) & (t < jnp.inf)
-    )
+    E = _check_value(energies, "energies", "finite", _finite)
+    B = _check_value(barriers, "barriers", "finite", _finite)
+    f = _check_value(drive, "drive", "finite", _finite)
+    T = _check_value(temperature, "temperature", "finite and > 0", _positive)
     if E.ndim != 1 or E.shape[0] < 3:
         raise ValueError(f"`energies` must have shape [n] with n >= 3 (a ring), got {E.shape}")
     n = E.shape[0]
@@ -151,12 +163,8 @@ def random_driven_ring(
     """
     n = _check_n_states(n_states)
     nonneg = "finite and >= 0"
-    well_spread = _check_value(
-        well_spread, "well_spread", nonneg, lambda s: (s >= 0) & (s < jnp.inf)
-    )
-    barrier_spread = _check_value(
-        barrier_spread, "barrier_spread", nonneg, lambda s: (s >= 0) & (s < jnp.inf)
-    )
+    well_spread = _check_value(well_spread, "well_spread", nonneg, _non_negative)
+    barrier_spread = _check_value(barrier_spread, "barrier_spread", nonneg, _non_negative)
     for name, v in (("well_spread", well_spread), ("barrier_spread", barrier_spread)):
         if v.ndim != 0:
             raise ValueError(f"`{name}` must be a scalar, got shape {v.shape}; sweep with jax.vmap")

@@ -12,13 +12,14 @@ uses it:
   `jump_decomposition(rates)`: the exact identity $\log\pi = -\mathcal R + \log\nu - \log Z$
   ($\nu$ the stationary law of the embedded jump chain), which says when $\gamma = 1$.
 - `from_trajectories(x, dt, window, edges=...)`: the data-driven windowed-covariance
-  estimator, binned next to the sampled density.
+  estimator, binned next to the sampled density (or, with `points=` and `neighbours=k`,
+  averaged over the k nearest windows of query points, with a k-NN density).
 - `fit_gamma(p, R, weights=None, counts=None)`: $\gamma$, $\log Z$, standard error,
   $R^2$ and KL divergence; differentiable and vmappable.
 
 Where things live: `_diffusion` (`from_diffusion`), `_rates` (`from_rates`,
-`jump_decomposition`), `_trajectories` (`from_trajectories`, `RattlingField`), `_fit`
-(`fit_gamma`, `GammaFit`), `_checks` (argument checks).
+`jump_decomposition`), `_trajectories` (`from_trajectories`, `RattlingField`,
+`RattlingNeighbours`), `_fit` (`fit_gamma`, `GammaFit`), `_checks` (argument checks).
 
 Reference: P. Chvykov, T. A. Berrueta, A. Vardhan, W. Savoie, A. Samland, T. D. Murphey,
 K. Wiesenfeld, D. I. Goldman and J. L. England, "Low rattling: a predictive principle for
@@ -32,4 +33,8 @@ from ._rates import (
     from_rates as from_rates,
     jump_decomposition as jump_decomposition,
 )
-from ._trajectories import RattlingField as RattlingField, from_trajectories as from_trajectories
+from ._trajectories import (
+    RattlingField as RattlingField,
+    RattlingNeighbours as RattlingNeighbours,
+    from_trajectories as from_trajectories,
+)

@@ -58,6 +58,35 @@ class RattlingField(eqx.Module):
         return mask.astype(self.density.dtype)
 
 
+class RattlingNeighbours(eqx.Module):
+    r"""Rattling and density of sampled trajectories around query points, over each point's
+    k nearest windows.
+
+    Returned by `from_trajectories(..., points=q, neighbours=k)`. Arrays have the leading
+    shape `[m]` of the `m` query points.
+
+    **Fields:**
+
+    - `points`: the query points `[m, d]`.
+    - `rattling`: mean window rattling $\mathcal R$ of the `k` windows whose anchors are
+      nearest to each point (Euclidean distance).
+    - `rattling_std`: the spread (standard deviation) of those `k` values.
+    - `radius`: the distance $r_k$ to the k-th nearest anchor.
+    - `density`: the k-nearest-neighbour density of the window anchors,
+      $\hat p = (k - 1) / (N V_d r_k^d)$ ($N$ windows, $V_d$ the volume of the unit ball),
+      an estimate of the density of states, asymptotically unbiased as $k \to \infty$,
+      $k/N \to 0$.
+    - `n_windows`: $N$, the number of windows.
+    """
+
+    points: Float[Array, "m d"]
+    rattling: Float[Array, " m"]
+    rattling_std: Float[Array, " m"]
+    radius: Float[Array, " m"]
+    density: Float[Array, " m"]
+    n_windows: int = eqx.field(static=True)
+
+
 def _check_edges(edges, d: int, dtype) -> tuple[Array, ...]:
     if isinstance(edges, (Sequence, tuple)) and not isinstance(edges, (str, bytes)):
         edges = tuple(edges)
@@ -125,13 +154,16 @@ def from_trajectories(
     dt: float | Float[ArrayLike, ""],
     window: int,
     *,
-    edges: Sequence[Float[ArrayLike, " e"]] | Float[ArrayLike, " e"],
+    edges: Sequence[Float[ArrayLike, " e"]] | Float[ArrayLike, " e"] | None = None,
+    points: Float[ArrayLike, "m d"] | None = None,
+    neighbours: int | None = None,
     stride: int = 1,
     anchor: str = "mean",
     centre: bool = True,
     chunk_size: int | None = None,
-) -> RattlingField:
-    r"""Rattling estimated from trajectories, next to the density, on the bins of a grid.
+) -> RattlingField | RattlingNeighbours:
+    r"""Rattling estimated from trajectories, next to the density, on the bins of a grid
+    (or around query points, over k nearest neighbours).
 
     The estimator of the rattling experiments (Chvykov et al. 2021). Within each window of
     `window` consecutive frames $x_0, \dots, x_{w-1}$ of one trajectory (windows start every
@@ -163,7 +195,14 @@ def from_trajectories(
     - `window`: frames per window, a Python int; at least d + 2 when `centre` (d + 1
       otherwise), so that $C$ can be non-singular; at most `n_saved`.
     - `edges`: the bin edges, a sequence of d increasing 1D arrays (a single 1D array when
-      d = 1). Points outside are left out.
+      d = 1). Points outside are left out. Give either `edges` (bins) or `points` and
+      `neighbours` (k nearest neighbours).
+    - `points`, `neighbours`: instead of bins, query points `[m, d]` and a Python int k
+      >= 2: each point gets the mean rattling of the k windows whose anchors are nearest
+      and the k-nearest-neighbour density of the anchors (a `RattlingNeighbours`). Exact
+      search, streamed over chunks of windows: O(m x windows x b) work, memory
+      O(m x (k + chunk x b)). Neighbourhoods adapt to the sampling (small where data are
+      dense), where bins have a fixed size.
     - `stride`: frames between the starts of consecutive windows (default 1: all windows).
     - `anchor`: `"mean"` (default: the window's mean position) or `"start"` (its first
       frame), where a window's rattling is placed.
@@ -172,7 +211,9 @@ def from_trajectories(
     - `chunk_size`: window starts per chunk (default: about 4M floats of work space).
 
     **Returns:** a `RattlingField` (`edges`, `rattling`, `rattling_std`, `window_counts`,
-    `density`, `sample_counts`, and `.centres`, `.observed`). Works under `jit` and `vmap`;
+    `density`, `sample_counts`, and `.centres`, `.observed`), or with `points` and
+    `neighbours` a `RattlingNeighbours` (`points`, `rattling`, `rattling_std`, `radius`,
+    `density`, `n_windows`). Works under `jit` and `vmap`;
     float32 and float64.
 
     **Example:**
@@ -215,8 +256,44 @@ def from_trajectories(
     if dt.ndim != 0:
         raise ValueError(f"`dt` must be a scalar, got shape {dt.shape}")
     dt = check_where(dt, ~(dt > 0) | ~jnp.isfinite(dt), "`dt` must be finite and > 0")
-    edges = _check_edges(edges, d, dtype)
+    knn = points is not None or neighbours is not None
+    if knn == (edges is not None):
+        raise ValueError(
+            "give either `edges` (bins of a grid) or `points` and `neighbours` (the k "
+            "nearest windows of each query point), not both and not neither"
+        )
     n_windows = (n_saved - window) // stride + 1
+    if knn:
+        if points is None or neighbours is None:
+            raise ValueError("`points` and `neighbours` go together: pass both")
+        k = _check_int(neighbours, "neighbours", 2)
+        points = as_inexact(points, "points").astype(dtype)
+        if points.ndim != 2 or points.shape[1] != d:
+            raise ValueError(
+                f"`points` must have shape [m, {d}] (m query points), got {points.shape}"
+            )
+        if k > n_windows * b:
+            raise ValueError(f"`neighbours` = {k} exceeds the number of windows ({n_windows * b})")
+        m = points.shape[0]
+        if chunk_size is None:
+            chunk_size = max(1, _CHUNK_ELEMENTS // (4 * b * max(m, d * d)))
+        chunk = min(_check_int(chunk_size, "chunk_size", 1), n_windows)
+        r_mean, r_std, radius = _neighbours(
+            x,
+            dt,
+            points,
+            k=k,
+            window=window,
+            stride=stride,
+            anchor=anchor,
+            centre=centre,
+            chunk=chunk,
+        )
+        n_total = n_windows * b
+        unit_ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
+        density = (k - 1) / (n_total * unit_ball * radius**d)
+        return RattlingNeighbours(points, r_mean, r_std, radius, density, n_total)
+    edges = _check_edges(edges, d, dtype)
     if chunk_size is None:
         chunk_size = max(1, _CHUNK_ELEMENTS // (4 * b * d * d))
     chunk = min(_check_int(chunk_size, "chunk_size", 1), n_windows)
@@ -224,6 +301,35 @@ def from_trajectories(
         x, dt, edges, window=window, stride=stride, anchor=anchor, centre=centre, chunk=chunk
     )
     return RattlingField(edges, rattling, rattling_std, n_win, density, n_samples)
+
+
+def _window_values(xt, c, scale, *, window, stride, anchor, centre, chunk, span):
+    """Rattling `[chunk, b]` and anchor `[chunk, b, d]` of the windows of chunk `c` of the
+    coordinate-major trajectories `xt` `[d, n, b]`."""
+    d = xt.shape[0]
+    pairs = [(i, j) for i in range(d) for j in range(i, d)]
+    denominator = window - 2 if centre else window - 1
+    block = jax.lax.dynamic_slice_in_dim(xt, c * chunk * stride, span, axis=1)
+    # frame k of each window of the chunk, [d, chunk, b]; static strided slices, no gather
+    frame = [block[:, k : k + (chunk - 1) * stride + 1 : stride] for k in range(window)]
+    s_y = [jnp.zeros_like(frame[0][0]) for _ in range(d)]
+    s_yy = {ij: jnp.zeros_like(frame[0][0]) for ij in pairs}
+    for k in range(1, window):
+        y = [(frame[k][i] - frame[0][i]) * scale[k - 1] for i in range(d)]
+        s_y = [s + yi for s, yi in zip(s_y, y, strict=True)]
+        s_yy = {(i, j): s_yy[i, j] + y[i] * y[j] for (i, j) in pairs}
+    if centre:
+        s_yy = {(i, j): s_yy[i, j] - s_y[i] * s_y[j] / (window - 1) for (i, j) in pairs}
+    cov = jnp.stack(
+        [jnp.stack([s_yy[min(i, j), max(i, j)] for j in range(d)], -1) for i in range(d)],
+        -2,
+    )
+    r = _half_log_det(cov / denominator)  # [chunk, b]
+    if anchor == "mean":
+        where = jnp.moveaxis(sum(frame[1:], frame[0]) / window, 0, -1)
+    else:
+        where = jnp.moveaxis(frame[0], 0, -1)
+    return r, where
 
 
 @functools.partial(jax.jit, static_argnames=("window", "stride", "anchor", "centre", "chunk"))
@@ -240,33 +346,22 @@ def _field(x, dt, edges, *, window, stride, anchor, centre, chunk):
     padded = (n_chunks - 1) * chunk * stride + span
     xp = x if padded <= n_saved else jnp.pad(x, ((0, padded - n_saved), (0, 0), (0, 0)))
     scale = 1.0 / jnp.sqrt(jnp.arange(1, window, dtype=dtype) * dt)
-    denominator = window - 2 if centre else window - 1
 
     # coordinates first, [d, n, b]: each coordinate of a frame is a contiguous [chunk, b]
     xt = jnp.moveaxis(xp, -1, 0)
-    pairs = [(i, j) for i in range(d) for j in range(i, d)]
 
     def window_chunk(acc, c):
-        block = jax.lax.dynamic_slice_in_dim(xt, c * chunk * stride, span, axis=1)
-        # frame k of each window of the chunk, [d, chunk, b]; static strided slices, no gather
-        frame = [block[:, k : k + (chunk - 1) * stride + 1 : stride] for k in range(window)]
-        s_y = [jnp.zeros_like(frame[0][0]) for _ in range(d)]
-        s_yy = {ij: jnp.zeros_like(frame[0][0]) for ij in pairs}
-        for k in range(1, window):
-            y = [(frame[k][i] - frame[0][i]) * scale[k - 1] for i in range(d)]
-            s_y = [s + yi for s, yi in zip(s_y, y, strict=True)]
-            s_yy = {(i, j): s_yy[i, j] + y[i] * y[j] for (i, j) in pairs}
-        if centre:
-            s_yy = {(i, j): s_yy[i, j] - s_y[i] * s_y[j] / (window - 1) for (i, j) in pairs}
-        cov = jnp.stack(
-            [jnp.stack([s_yy[min(i, j), max(i, j)] for j in range(d)], -1) for i in range(d)],
-            -2,
+        r, where = _window_values(
+            xt,
+            c,
+            scale,
+            window=window,
+            stride=stride,
+            anchor=anchor,
+            centre=centre,
+            chunk=chunk,
+            span=span,
         )
-        r = _half_log_det(cov / denominator)  # [chunk, b]
-        if anchor == "mean":
-            where = jnp.moveaxis(sum(frame[1:], frame[0]) / window, 0, -1)
-        else:
-            where = jnp.moveaxis(frame[0], 0, -1)
         valid = c * chunk + jnp.arange(chunk) < n_windows
         bins = jnp.where(valid[:, None], _bin_index(where, edges, shape), n_bins).ravel()
         r = jnp.where(valid[:, None], r, 0).ravel()
@@ -303,3 +398,48 @@ def _field(x, dt, edges, *, window, stride, anchor, centre, chunk):
         volume = volume * width
     density = n_samples / (n_saved * b * volume)
     return rattling, rattling_std, n_win, density, n_samples
+
+
+@functools.partial(jax.jit, static_argnames=("k", "window", "stride", "anchor", "centre", "chunk"))
+def _neighbours(x, dt, points, *, k, window, stride, anchor, centre, chunk):
+    """Streamed exact k-nearest-window search of `from_trajectories(..., neighbours=k)`:
+    mean and spread of the k window values and the k-th distance, per query point."""
+    n_saved, b, d = x.shape
+    dtype = x.dtype
+    m = points.shape[0]
+    n_windows = (n_saved - window) // stride + 1
+    n_chunks = -(-n_windows // chunk)
+    span = (chunk - 1) * stride + window
+    padded = (n_chunks - 1) * chunk * stride + span
+    xp = x if padded <= n_saved else jnp.pad(x, ((0, padded - n_saved), (0, 0), (0, 0)))
+    scale = 1.0 / jnp.sqrt(jnp.arange(1, window, dtype=dtype) * dt)
+    xt = jnp.moveaxis(xp, -1, 0)
+    inf = jnp.asarray(jnp.inf, dtype)
+
+    def chunk_step(carry, c):
+        best_d2, best_r = carry
+        r, where = _window_values(
+            xt,
+            c,
+            scale,
+            window=window,
+            stride=stride,
+            anchor=anchor,
+            centre=centre,
+            chunk=chunk,
+            span=span,
+        )
+        valid = jnp.broadcast_to((c * chunk + jnp.arange(chunk) < n_windows)[:, None], r.shape)
+        where, r, valid = where.reshape(-1, d), r.ravel(), valid.ravel()
+        d2 = jnp.sum((points[:, None, :] - where[None, :, :]) ** 2, axis=-1)  # [m, chunk b]
+        d2 = jnp.where(valid[None, :], d2, inf)
+        all_d2 = jnp.concatenate([best_d2, d2], axis=1)
+        all_r = jnp.concatenate([best_r, jnp.broadcast_to(r, (m, r.shape[0]))], axis=1)
+        neg, index = jax.lax.top_k(-all_d2, k)
+        return (-neg, jnp.take_along_axis(all_r, index, axis=1)), None
+
+    init = (jnp.full((m, k), inf), jnp.zeros((m, k), dtype))
+    (best_d2, best_r), _ = jax.lax.scan(chunk_step, init, jnp.arange(n_chunks))
+    mean = best_r.mean(axis=1)
+    std = jnp.sqrt(jnp.maximum(jnp.mean(best_r**2, axis=1) - mean**2, 0))
+    return mean, std, jnp.sqrt(best_d2[:, -1])

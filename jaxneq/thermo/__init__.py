@@ -39,12 +39,12 @@ from ._linear_currents import (
     linear_stationary_current as linear_stationary_current,
     linear_stationary_density as linear_stationary_density,
 )
+from ._plug_in import plug_in_entropy_production as plug_in_entropy_production
 from ._protocols_theory import (
     harmonic_trap_mean_work as harmonic_trap_mean_work,
     optimal_trap_protocol as optimal_trap_protocol,
     optimal_trap_work as optimal_trap_work,
 )
-from ._plug_in import plug_in_entropy_production as plug_in_entropy_production
 from ._results import (
     CrooksCheck as CrooksCheck,
     Estimate as Estimate,
