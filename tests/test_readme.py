@@ -106,3 +106,25 @@ def test_readme_examples_run_and_give_the_numbers_they_state():
     assert np.mean(np.asarray(ns["work"]["forward"])) > exact_df  # second law
     # Schmiedl-Seifert: W* = lambda_f^2 / (mu (t_f + 2 / (mu k))) = 1/3 for unit parameters
     np.testing.assert_allclose(float(ns["w_min"]), 1 / 3, rtol=16 * unit_roundoff(np.float64))
+
+    # Rattling: gamma = 1 chain by chain for equal barriers (pi ∝ 1/exit rate, exactly);
+    # for spread barriers the batched fit equals a numpy refit on numpy null vectors
+    u = unit_roundoff(np.float64)
+    np.testing.assert_allclose(np.asarray(ns["equal"]), 1.0, atol=1e4 * u)
+    keys = ns["keys"]
+    gammas, r2 = [], []
+    for key in keys:
+        rates_k = np.asarray(
+            jn.models.random_driven_ring(key, 16, barrier_spread=2.0, drive=0.0), np.float64
+        )
+        Q = rates_k - np.diag(rates_k.sum(1))
+        _, _, vt = np.linalg.svd(Q.T)
+        p_k = np.abs(vt[-1]) / np.abs(vt[-1]).sum()
+        R = np.log(rates_k.sum(1))
+        slope, intercept = np.polyfit(R, np.log(p_k), 1)
+        gammas.append(-slope)
+        resid = np.log(p_k) - (slope * R + intercept)
+        r2.append(1 - resid.var() / np.log(p_k).var())
+    np.testing.assert_allclose(np.asarray(ns["spread"]), gammas, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(ns["fits"].r_squared[256:]), r2, rtol=1e-6, atol=1e-8)
+    assert 0.2 < np.mean(gammas) < 0.4 and 0.25 < np.mean(r2) < 0.45  # the README's "~"
