@@ -71,7 +71,44 @@ def _check_blowtorch_inverse_design(ns):
     assert float(ns["amplitude"]) > 0  # a hot spot, not a cold one
 
 
-CHECKS = {"blowtorch_inverse_design": _check_blowtorch_inverse_design}
+def _check_rattling(ns):
+    import jax
+
+    import jaxneq as jn
+
+    u = unit_roundoff(np.float64)
+    # 1. equal barriers: pi is proportional to 1/exit rate exactly, so gamma = 1
+    assert abs(ns["gamma_equal_barriers"] - 1) <= 1e4 * u
+    # 2. the sweep's mean gamma at one parameter point, refitted with numpy on the numpy
+    # null vectors of the same chains (same keys)
+    i, k = len(ns["barrier_spreads"]) - 1, 0
+    gammas = []
+    for key in jax.random.split(jax.random.key(0), ns["n_chains"]):
+        rates = np.asarray(
+            jn.models.random_driven_ring(
+                key, ns["n_states"], barrier_spread=ns["barrier_spreads"][i], drive=ns["drives"][k]
+            )
+        )
+        p, _ = _numpy_stationary(rates)
+        gammas.append(-np.polyfit(np.log(rates.sum(1)), np.log(p), 1)[0])
+    np.testing.assert_allclose(ns["gamma_mean"][i, k], np.mean(gammas), rtol=1e-8)
+    np.testing.assert_allclose(ns["gamma_mean"][0], 1.0, atol=1e4 * u)
+    # 3. design: the printed exact steady state is the null vector of the designed generator,
+    # and its most probable state is the target
+    p_ref, cond = _numpy_stationary(ns["rates_design"])
+    np.testing.assert_allclose(ns["p_design"], p_ref, rtol=0, atol=16 * cond * u)
+    assert int(np.argmax(p_ref)) == ns["target"] == int(np.argmax(ns["q_design"]))
+    # 4. from trajectories: R is 1/2 log T + const (unit slope) and gamma is near 2
+    used = np.asarray(ns["used"])
+    slope = np.polyfit(ns["R_exact"][used], np.asarray(ns["field"].rattling)[used], 1)[0]
+    assert abs(slope - 1) < 0.1, slope
+    assert 1.5 < float(ns["fit_traj"].gamma) < 2.5
+
+
+CHECKS = {
+    "blowtorch_inverse_design": _check_blowtorch_inverse_design,
+    "rattling": _check_rattling,
+}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

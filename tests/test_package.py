@@ -9,8 +9,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 import jaxneq as jn
 
 PACKAGE_DIR = pathlib.Path(jn.__file__).parent

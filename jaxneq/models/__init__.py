@@ -32,15 +32,6 @@ from ._linear_currents import (
     linear_stationary_current as linear_stationary_current,
     linear_stationary_density as linear_stationary_density,
 )
-from ._protocols import (
-    ErasureProtocol as ErasureProtocol,
-    PiecewiseLinearTrap as PiecewiseLinearTrap,
-    StiffnessRamp as StiffnessRamp,
-    bit_erasure as bit_erasure,
-    stiffness_change as stiffness_change,
-    szilard_engine as szilard_engine,
-    trap_protocol as trap_protocol,
-)
 from ._phenomenology import (
     RunAndChase as RunAndChase,
     RunAndChaseResult as RunAndChaseResult,
@@ -50,6 +41,15 @@ from ._phenomenology import (
     hot_cold_pair as hot_cold_pair,
     hot_cold_pair_chase_speed as hot_cold_pair_chase_speed,
     sawtooth_ratchet_pair as sawtooth_ratchet_pair,
+)
+from ._protocols import (
+    ErasureProtocol as ErasureProtocol,
+    PiecewiseLinearTrap as PiecewiseLinearTrap,
+    StiffnessRamp as StiffnessRamp,
+    bit_erasure as bit_erasure,
+    stiffness_change as stiffness_change,
+    szilard_engine as szilard_engine,
+    trap_protocol as trap_protocol,
 )
 from ._random_chains import (
     driven_ring as driven_ring,
