@@ -143,8 +143,9 @@ def bench_256(repeats):
 
 def bench_fplanck(repeats):
     try:
-        if not hasattr(np, "product"):
-            np.prod = np.prod  # fplanck 0.2.2 calls np.product (removed in NumPy 2)
+        removed = "product"  # fplanck 0.2.2 calls np.product, gone in NumPy 2: alias it
+        if not hasattr(np, removed):
+            setattr(np, removed, np.prod)
         import fplanck
         from scipy import constants
     except ImportError:

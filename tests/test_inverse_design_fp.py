@@ -182,3 +182,13 @@ def test_bounded_r34_reaches_a_target_p1_over_p2_at_the_closed_form_value():
     raw = _adam(lambda r: jnp.log(ratio(r) / target) ** 2, jnp.asarray(0.0), 200, 0.1)
     r34 = float(fp.bounded(raw, lower, upper))
     assert r34 == pytest.approx((3 * target - 2) / (2 - target), rel=1e-3)
+
+
+def test_region_probability_and_bounded_work_in_float32_under_jit_and_vmap():
+    grid = fp.Grid(jnp.float32(-2.0), jnp.float32(2.0), 40)
+    p = jnp.full(grid.shape, 0.25, jnp.float32)  # uniform density on [-2, 2]
+    share = jax.jit(lambda q: fp.region_probability(q, grid, lambda x: x[0] < 0))(p)
+    assert share.dtype == jnp.float32 and float(share) == pytest.approx(0.5, rel=1e-6)
+    heights = jax.vmap(lambda r: fp.bounded(r, 0.0, 5.0))(jnp.zeros(3, jnp.float32))
+    assert heights.dtype == jnp.float32
+    np.testing.assert_allclose(heights, 2.5)

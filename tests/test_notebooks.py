@@ -105,7 +105,33 @@ def _check_rattling(ns):
     assert 1.5 < float(ns["fit_traj"].gamma) < 2.5
 
 
+def _check_blowtorch_design_fp(ns):
+    from scipy import integrate, optimize
+
+    # reference without jaxneq's solvers: the Ito closed form p ∝ T^-1 exp(-∫_0^x U'/T),
+    # left share by quadrature; its maximiser by scipy's bounded scalar search
+    def share(c):
+        def temperature(y):
+            return 1 + 3 * np.exp(-((y - c) ** 2) / (2 * 0.3**2))
+
+        def weight(x):
+            phase = integrate.quad(lambda y: 4 * y * (y**2 - 1) / temperature(y), 0, x)[0]
+            return np.exp(-phase) / temperature(x)
+
+        left = integrate.quad(weight, -2, 0, limit=200)[0]
+        return left / (left + integrate.quad(weight, 0, 2, limit=200)[0])
+
+    best = optimize.minimize_scalar(
+        lambda c: -share(c), bounds=(0.3, 1.0), method="bounded", options={"xatol": 1e-5}
+    )
+    assert abs(float(ns["centre"]) - best.x) <= 0.01  # the scan's resolution
+    assert abs(float(ns["scan"][int(np.argmax(ns["shares"]))]) - best.x) <= 0.01
+    # second-order grid (h = 0.02): |share_grid - share_exact| well below 1e-3
+    assert abs(ns["share_opt"] - share(float(ns["centre"]))) < 1e-3
+
+
 CHECKS = {
+    "blowtorch_design_fp": _check_blowtorch_design_fp,
     "blowtorch_inverse_design": _check_blowtorch_inverse_design,
     "rattling": _check_rattling,
 }

@@ -128,3 +128,9 @@ def test_readme_examples_run_and_give_the_numbers_they_state():
     np.testing.assert_allclose(np.asarray(ns["spread"]), gammas, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(np.asarray(ns["fits"].r_squared[256:]), r2, rtol=1e-6, atol=1e-8)
     assert 0.2 < np.mean(gammas) < 0.4 and 0.25 < np.mean(r2) < 0.45  # the README's "~"
+
+    # Fokker–Planck inverse design: Adam's optimum agrees with the brute-force scan within
+    # the scan's spacing, and is at least as good as the best scanned point
+    assert abs(float(ns["centre"]) - float(ns["scan_best"])) <= 0.01
+    best_scanned = float(ns["left_share"](ns["scan_best"]))
+    assert float(ns["left_share"](ns["centre"])) >= best_scanned - 1e-9

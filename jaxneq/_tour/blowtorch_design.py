@@ -76,21 +76,24 @@ def _left_share_2d(raw, grid):
 
 
 def _adam_path(loss, x0, n_steps, learning_rate):
-    """Adam steps; returns the final parameters and the path of parameters."""
+    """Adam steps; returns the final parameters, the path of parameters and the loss at
+    each point of the path but the last."""
     import optax
 
     optimiser = optax.adam(learning_rate)
 
     @jax.jit
     def step(x, state):
-        updates, state = optimiser.update(jax.grad(loss)(x), state, x)
-        return optax.apply_updates(x, updates), state
+        value, grad = jax.value_and_grad(loss)(x)
+        updates, state = optimiser.update(grad, state, x)
+        return optax.apply_updates(x, updates), state, value
 
-    x, state, path = x0, optimiser.init(x0), [np.asarray(x0)]
+    x, state, path, values = x0, optimiser.init(x0), [np.asarray(x0)], []
     for _ in range(n_steps):
-        x, state = step(x, state)
+        x, state, value = step(x, state)
         path.append(np.asarray(x))
-    return x, np.stack(path)
+        values.append(float(value))
+    return x, np.stack(path), np.asarray(values)
 
 
 def _langevin_left_share(centre, grid, quick):
@@ -127,14 +130,16 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     scan = jnp.linspace(-0.5, 1.5, 201)
     shares = jax.jit(jax.vmap(lambda c: _left_share_1d(c, grid)))(scan)
     best = int(jnp.argmax(shares))
-    centre, path = _adam_path(lambda c: -_left_share_1d(c, grid), jnp.asarray(0.2), 80, 0.05)
+    centre, path, losses = _adam_path(
+        lambda c: -_left_share_1d(c, grid), jnp.asarray(0.2), 80, 0.05
+    )
     share_opt = float(share_1d(centre, grid))
     grid_error = abs(float(share_1d(centre, fine)) - share_opt)
     sim_mean, sim_stderr = _langevin_left_share(centre, grid, quick)
 
     # 2D: bounded x position, fixed heat budget, rotational drive
     grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), (20, 12) if quick else (60, 36))
-    raw, path2 = _adam_path(
+    raw, path2, _ = _adam_path(
         lambda r: -_left_share_2d(r, grid2), jnp.array([0.3, 0.2]), 40 if quick else 120, 0.1
     )
     # brute force in 2D: the rotation breaks the y -> -y symmetry, so scan both coordinates
@@ -170,13 +175,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     ax.legend(fontsize=8)
     ax = axes[1]
     ax.plot(np.asarray(scan), np.asarray(shares), "C0", label="brute-force scan")
-    ax.plot(
-        path,
-        np.asarray(jax.vmap(share_1d, (0, None))(jnp.asarray(path), grid)),
-        "C3.-",
-        ms=3,
-        label="Adam path",
-    )
+    ax.plot(path[:-1], -losses, "C3.-", ms=3, label="Adam path")
     ax.set_xlabel("hot-spot centre c")
     ax.set_ylabel("left well's share")
     ax.legend(fontsize=8)
@@ -194,7 +193,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     plt.close(fig)
 
     return {
-        "left_share_start": float(share_1d(jnp.asarray(0.2), grid)),
+        "left_share_start": float(-losses[0]),
         "centre_adam": float(centre),
         "centre_scan": float(scan[best]),
         "scan_resolution": float(scan[1] - scan[0]),
@@ -206,7 +205,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "centre_2d_adam": [float(v) for v in centre2],
         "centre_2d_scan": [float(cx[best2]), float(cy[best2])],
         "scan_2d_resolution": [float(sx[1] - sx[0]), float(sy[1] - sy[0])],
-        "left_share_2d_adam": float(jax.jit(_left_share_2d)(raw, grid2)),
+        "left_share_2d_adam": float(fp.region_probability(p2, grid2, lambda x: x[0] < 0)),
         "left_share_2d_scan": float(jnp.max(shares2)),
         "max_current_2d": float(jnp.max(jnp.linalg.norm(J2, axis=-1))),
     }

@@ -97,8 +97,10 @@ def bounded(
 def unbounded(
     value: Float[ArrayLike, "..."], lower: Float[ArrayLike, ""], upper: Float[ArrayLike, ""]
 ) -> Float[Array, "..."]:
-    r"""Inverse of `bounded`: $\rho = \operatorname{logit}((\theta - \mathrm{lower}) /
-    (\mathrm{upper} - \mathrm{lower}))$, for a `value` strictly inside (lower, upper).
+    r"""Inverse of `bounded`: the unconstrained parameter that maps to `value`.
+
+    $\rho = \operatorname{logit}((\theta - \mathrm{lower}) / (\mathrm{upper} -
+    \mathrm{lower}))$, for a `value` strictly inside (lower, upper).
 
     **Arguments:** `value` ($\theta$); `lower` < `upper`.
 

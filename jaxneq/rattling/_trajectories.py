@@ -59,8 +59,9 @@ class RattlingField(eqx.Module):
 
 
 class RattlingNeighbours(eqx.Module):
-    r"""Rattling and density of sampled trajectories around query points, over each point's
-    k nearest windows.
+    r"""Rattling and density of sampled trajectories over the k nearest windows of points.
+
+    Each query point gets the mean and spread of the rattling over its k nearest windows.
 
     Returned by `from_trajectories(..., points=q, neighbours=k)`. Arrays have the leading
     shape `[m]` of the `m` query points.
@@ -162,8 +163,10 @@ def from_trajectories(
     centre: bool = True,
     chunk_size: int | None = None,
 ) -> RattlingField | RattlingNeighbours:
-    r"""Rattling estimated from trajectories, next to the density, on the bins of a grid
-    (or around query points, over k nearest neighbours).
+    r"""Rattling estimated from trajectories, next to the density, on bins or k-NN points.
+
+    On the bins of a grid (`edges`), or around query points over their k nearest windows
+    (`points`, `neighbours`).
 
     The estimator of the rattling experiments (Chvykov et al. 2021). Within each window of
     `window` consecutive frames $x_0, \dots, x_{w-1}$ of one trajectory (windows start every
