@@ -182,6 +182,7 @@ def test_krylov_gradient_matches_gth_gradient():
     np.testing.assert_allclose(g_krylov, g_gth, rtol=1e-7, atol=1e-9 * np.abs(g_gth).max())
 
 
+@pytest.mark.slow  # 20-45 s; the Krylov gradient is also checked by finite differences
 def test_krylov_adjoint_solves_adjoint_equation_with_gauge():
     chain = _double_well_2d(20, 16, drive=1.0)
     p = jn.markov.stationary(chain, method="gth")
@@ -260,6 +261,7 @@ def test_krylov_with_structure_plan_matches_gth_on_random_sparse_graph():
     assert _max_rel_err(p, ref) < 1e-8
 
 
+@pytest.mark.slow  # 20-45 s; the Krylov gradient is also checked by finite differences
 def test_krylov_adjoint_with_structure_plan_solves_adjoint_equation():
     chain = _double_well_2d(24, 20, drive=1.0)
     p = jn.markov.stationary(chain, method="gth")
@@ -271,6 +273,7 @@ def test_krylov_adjoint_with_structure_plan_solves_adjoint_equation():
     assert abs(float(jnp.dot(p, v))) < 1e-10 * float(jnp.abs(v).max())
 
 
+@pytest.mark.slow  # ~45 s; plan-vs-scipy agreement is also checked on the 3600-state grid
 def test_public_stationary_builds_the_plan_and_matches_scipy_with_fewer_iterations():
     chain = _double_well_2d(64, 64)
     plan = krylov_plan(chain.src, chain.dst, chain.n_states)
