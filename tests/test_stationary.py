@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
+from _stats import central_difference
 
 import jaxneq as jn
 import jaxneq.markov._stationary as stationary_module
@@ -204,17 +205,6 @@ def test_duplicate_edges_add_up():
 
 def _loss(p, weights):
     return jnp.sum(weights * jnp.log(p)) + 3.0 * p[0] ** 2
-
-
-def central_difference(fun, x, h):
-    x = np.asarray(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[idx] += h
-        down[idx] -= h
-        grad[idx] = (float(fun(jnp.asarray(up))) - float(fun(jnp.asarray(down)))) / (2 * h)
-    return grad
 
 
 @pytest.mark.parametrize("method", DIRECT)
