@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 import jax
@@ -31,23 +30,9 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
+from _timing import best_round_robin as _best_round_robin, log as _log  # noqa: E402
 
 import jaxneq as jn  # noqa: E402
-
-
-def _log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def _best_round_robin(fns, repeats):
-    best = [np.inf] * len(fns)
-    outs = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            outs[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - t)
-    return best, outs
 
 
 def numpy_rattling_field(x, dt, window, edges, chunk=2000):

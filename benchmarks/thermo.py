@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 
 import jax
 
@@ -37,23 +35,9 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import best_round_robin as _best_round_robin, log as _log  # noqa: E402
 
 import jaxneq as jn  # noqa: E402
-
-
-def _log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def _best_round_robin(fns, repeats):
-    best = [np.inf] * len(fns)
-    outs = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            outs[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best, outs
 
 
 def _work(rng, n, k0=1.0, k1=2.0):
