@@ -14,6 +14,7 @@ from ._four_state import (
 from ._grid_chains import grid_chain as grid_chain
 from ._langevin_models import (
     bead_chain as bead_chain,
+    buttiker_landauer_ratchet as buttiker_landauer_ratchet,
     double_well as double_well,
     dragged_trap as dragged_trap,
     ornstein_uhlenbeck as ornstein_uhlenbeck,
@@ -54,4 +55,10 @@ from ._protocols import (
 from ._random_chains import (
     driven_ring as driven_ring,
     random_driven_ring as random_driven_ring,
+)
+from ._random_grids import (
+    FourierField as FourierField,
+    LogNormalField as LogNormalField,
+    UniformForce as UniformForce,
+    random_grid_system as random_grid_system,
 )
