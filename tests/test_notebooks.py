@@ -8,7 +8,7 @@ import pathlib
 import matplotlib
 import numpy as np
 import pytest
-from _stats import unit_roundoff
+from _stats import N_SE, assert_within_stderr, unit_roundoff
 
 NOTEBOOK_DIR = pathlib.Path(__file__).parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -42,6 +42,150 @@ def _numpy_stationary(rates):
     rhs = np.zeros(B.shape[0])
     rhs[-1] = 1.0
     return np.linalg.lstsq(B, rhs, rcond=None)[0], np.linalg.cond(B)
+
+
+def _check_master_equations(ns):
+    import jaxneq as jn
+
+    u = unit_roundoff(np.float64)
+    gth_rtol = 8 * 4**3 * u  # O'Cinneide's entrywise bound for GTH on n = 4 states
+    # 1. the tree theorem, typed here: p ∝ (2(r+1), r+3, 4, 3r+1)
+    r = float(ns["r34"])
+    tree = np.array([2 * (r + 1), r + 3, 4.0, 3 * r + 1])
+    tree /= tree.sum()
+    np.testing.assert_allclose(ns["p"], tree, rtol=2 * gth_rtol)
+    # 2. currents, affinity and Schnakenberg's sum, with numpy on the exact p
+    rates = np.asarray(ns["rates"], np.float64)
+    flux = tree[:, None] * rates
+    np.testing.assert_allclose(ns["J"], flux - flux.T, atol=4 * gth_rtol)
+    assert abs(ns["affinity"] - np.log(r)) <= 8 * u
+    edges = rates > 0
+    schnakenberg = 0.5 * np.sum((flux - flux.T)[edges] * np.log(flux[edges] / flux.T[edges]))
+    np.testing.assert_allclose(ns["sigma"], schnakenberg, rtol=16 * gth_rtol)
+    np.testing.assert_allclose(
+        ns["ring_current"] * ns["affinity"], schnakenberg, rtol=16 * gth_rtol
+    )
+    # 3. MFPT to state 0 by a numpy solve; spectra by numpy eigenvalues and the closed form
+    # of the uniform driven ring
+    Q = rates - np.diag(rates.sum(1))
+    tau = np.zeros(4)
+    tau[1:] = np.linalg.solve(Q[1:, 1:], -np.ones(3))
+    np.testing.assert_allclose(ns["tau"], tau, rtol=1e3 * u)
+
+    def nonzero_eigenvalues(q):
+        lam = np.linalg.eigvals(-q)
+        lam = np.delete(lam, np.argmin(np.abs(lam)))
+        return lam[np.lexsort((lam.imag, lam.real))]
+
+    np.testing.assert_allclose(ns["spectrum"], nonzero_eigenvalues(Q), atol=1e3 * u)
+    a, b = np.exp(ns["drive"] / 2), np.exp(-ns["drive"] / 2)
+    theta = 2 * np.pi * np.arange(1, 6) / 6
+    ring = (a + b) * (1 - np.cos(theta)) + 1j * (b - a) * np.sin(theta)
+    ring = ring[np.lexsort((ring.imag, ring.real))]
+    np.testing.assert_allclose(ns["spectrum_driven"], ring, atol=1e3 * u)
+    assert np.abs(np.asarray(ns["spectrum_driven"]).imag).max() > 0.1  # it oscillates
+    # the distance to p decays with the gap (the tail of evolve against the eigenvalue;
+    # the next rate is 1.3 times faster, so by t = 2 its share is below e^-0.6 ~ 1e-3)
+    d, t = np.asarray(ns["distance"]), np.asarray(ns["times"])
+    decay = -np.log(d[-1] / d[20]) / (t[-1] - t[20])
+    np.testing.assert_allclose(decay, nonzero_eigenvalues(Q)[0].real, rtol=1e-3)
+    # 4. Gillespie: occupation fractions and the medium entropy flow of each run, averaged
+    # over the independent runs with numpy, within N_SE standard errors of the exact values
+    occupation = np.asarray(ns["occupation"])
+    assert_within_stderr(
+        occupation.mean(0), occupation.std(0, ddof=1) / np.sqrt(len(occupation)), tree
+    )
+    counts = np.asarray(ns["stats"].jump_counts, np.float64)
+    safe = np.where(edges, rates, 1.0)
+    per_run = (counts * np.log(safe / safe.T)).sum((1, 2)) / np.asarray(ns["stats"].total_time)
+    assert_within_stderr(per_run.mean(), per_run.std(ddof=1) / np.sqrt(per_run.size), schnakenberg)
+    np.testing.assert_allclose(float(ns["sigma_hat"].value), per_run.mean(), rtol=1e-10)
+
+    # 5. the blowtorch ring: numpy null vectors of the same rates; Boltzmann at T_hot = 1;
+    # the adjoint slope against a central difference of the numpy ratio
+    def numpy_ratio(t_hot):
+        q, _ = _numpy_stationary(jn.markov.to_dense(jn.models.blowtorch_ring(t_hot, 16)))
+        return q[ns["A"]] / q[ns["B"]]
+
+    kappa = max(
+        np.linalg.cond(_bordered(jn.markov.to_dense(jn.models.blowtorch_ring(t, 16))))
+        for t in (1.0, 6.0)
+    )
+    ref = np.array([numpy_ratio(float(t)) for t in np.asarray(ns["hot"])])
+    np.testing.assert_allclose(ns["ratios"], ref, rtol=8 * kappa * u)
+    energies = np.asarray(jn.models.blowtorch_ring_energies(16), np.float64)
+    boltzmann = np.exp(energies[ns["B"]] - energies[ns["A"]])
+    np.testing.assert_allclose(ns["ratios"][0], boltzmann, rtol=8 * kappa * u)
+    h = 1e-5  # truncation h^2 |f'''| / 6 ~ 1e-10; rounding kappa u / h ~ 1e-8
+    slope = (numpy_ratio(1.0 + h) - numpy_ratio(1.0 - h)) / (2 * h)
+    np.testing.assert_allclose(ns["slope_at_1"], slope, rtol=1e-6)
+    assert float(ns["ratios"][-1]) < 0.5 * float(ns["ratios"][0])  # heating A's slope empties A
+
+
+def _check_langevin_ensembles(ns):
+    T, dt, b = ns["T"], ns["dt"], ns["b"]
+    k = np.asarray(ns["stiffness"], np.float64)
+    # the Euler-Maruyama chain x' = (1 - k dt) x + sqrt(2 T dt) xi: variance 2 T dt / (1 - (1 -
+    # k dt)^2); Leimkuhler-Matthews samples the OU variance T / k exactly
+    chain = 2 * T * dt / (1 - (1 - k * dt) ** 2)
+    np.testing.assert_allclose(ns["var_em"], chain, rtol=1e-12)
+    np.testing.assert_allclose(ns["var_continuum"], T / k, rtol=1e-12)
+    for method, exact in (("euler_maruyama", chain), ("leimkuhler_matthews", T / k)):
+        samples = np.asarray(ns["x2"][method], np.float64)  # [k, b] time averages per member
+        mean, se = samples.mean(1), samples.std(1, ddof=1) / np.sqrt(b)
+        assert_within_stderr(mean, se, exact)
+        np.testing.assert_allclose(ns["x2_mean"][method], mean, rtol=1e-12)
+    # the time-step bias is resolved: at k dt = 0.2 Euler-Maruyama is many SE above T / k
+    em = np.asarray(ns["x2"]["euler_maruyama"][-1], np.float64)
+    assert em.mean() - T / k[-1] > 10 * em.std(ddof=1) / np.sqrt(b)
+    # streaming: <x^4> of the Gaussian chain is 3 C_dt^2; the histogram holds all but the
+    # samples beyond 4 standard deviations (Gaussian tail 2 Phi(-4 / sqrt(C_dt)) ~ 1e-4)
+    x4 = np.asarray(ns["x4"], np.float64)
+    assert_within_stderr(x4.mean(), x4.std(ddof=1) / np.sqrt(b), 3 * chain[1] ** 2)
+    width = float(ns["edges"][1] - ns["edges"][0])
+    assert 1 - 1e-3 < np.sum(ns["density"]) * width <= 1 + 1e-12
+    # checkpoints: resumed and checkpointed runs are bitwise the plain run
+    for name in ("first", "again"):
+        np.testing.assert_array_equal(ns[name].x, ns["plain"].x)
+        np.testing.assert_array_equal(ns[name].observables["x2"], ns["plain"].observables["x2"])
+    assert ns["same"] is True
+
+
+def _check_temperature_fields(ns):
+    from scipy import integrate
+
+    # reference without jaxneq's solvers: p_alpha ∝ T^(alpha - 1) exp(-∫_0^x U'/T), left share
+    # by quadrature on the grid's box (the tails beyond |x| = 2.5 weigh ~e^-27)
+    def temperature(y):
+        return 1 + 3 * np.exp(-((y + 1) ** 2) / (2 * 0.3**2))
+
+    def share(alpha):
+        def weight(x):
+            phase = integrate.quad(lambda y: 4 * y * (y**2 - 1) / temperature(y), 0, x)[0]
+            return temperature(x) ** (alpha - 1) * np.exp(-phase)
+
+        left = integrate.quad(weight, -2.5, 0, limit=200, points=[-1.0])[0]
+        return left / (left + integrate.quad(weight, 0, 2.5, limit=200)[0])
+
+    exact = {c: share(a) for c, a in (("ito", 0.0), ("stratonovich", 0.5), ("isothermal", 1.0))}
+    assert exact["ito"] < exact["stratonovich"] - 0.05 < exact["isothermal"] - 0.1
+    x = np.asarray(ns["grid"].axes[0], np.float64)
+    for convention, value in exact.items():
+        # second-order grid (h = 0.02): the share to well below 1e-3
+        assert abs(ns["grid_share"][convention] - value) < 1e-3
+        # each member's time share is one independent sample (they start in the steady state);
+        # Euler-Maruyama's O(dt) bias at dt = 2e-3 is below a standard error (stated in the text)
+        left = np.asarray(ns["left_samples"][convention], np.float64)
+        assert_within_stderr(left.mean(), left.std(ddof=1) / np.sqrt(left.size), value)
+    # the factor T^(alpha - 1) is exact at the cells: p_ito T / p_isothermal is constant
+    ratio = ns["grid_density"]["ito"] * temperature(x) / ns["grid_density"]["isothermal"]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-10)
+    # the small-mass underdamped particle is Ito's, clearly not the others'
+    under = np.asarray(ns["left_under"], np.float64)
+    se = under.std(ddof=1) / np.sqrt(under.size)
+    distance = {c: abs(under.mean() - v) for c, v in exact.items()}
+    assert distance["ito"] < distance["stratonovich"] - 2 * N_SE * se
+    assert distance["stratonovich"] < distance["isothermal"]
 
 
 # the checks of each notebook, by file stem; a notebook without checks fails the test below
@@ -131,6 +275,9 @@ def _check_blowtorch_design_fp(ns):
 
 
 CHECKS = {
+    "temperature_fields": _check_temperature_fields,
+    "langevin_ensembles": _check_langevin_ensembles,
+    "master_equations": _check_master_equations,
     "blowtorch_design_fp": _check_blowtorch_design_fp,
     "blowtorch_inverse_design": _check_blowtorch_inverse_design,
     "rattling": _check_rattling,

@@ -19,8 +19,10 @@ JUMP = LAM_F / (2 + MU * K * T_F)
 @pytest.fixture(scope="module")
 def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("minimum_work")
-    got = minimum_work.run(out, quick=True)
+    stages = []
+    got = minimum_work.run(out, quick=True, progress=lambda f, m: stages.append(f))
     assert (out / "minimum_work.png").stat().st_size > 0
+    assert stages[-1] == 1.0 and stages == sorted(stages)  # progress reported, in order
     json.dumps(got)  # JSON-serialisable
     return got
 
@@ -68,3 +70,27 @@ def test_simulated_work_agrees_with_the_optimum_within_its_stated_error(numbers)
     assert abs(numbers["work_difference_simulated"] - excess) <= (
         N_SE * numbers["work_difference_simulated_stderr"] + bias
     )
+
+
+def row(numbers, quantity):
+    (found,) = [r for r in numbers["table"] if r["quantity"].startswith(quantity)]
+    return found
+
+
+def test_table_prints_the_same_numbers_against_the_closed_forms(numbers):
+    r = row(numbers, "exact mean work of the optimised protocol")
+    assert r["measured"] == numbers["work_optimised_exact"]
+    np.testing.assert_allclose(r["reference"], W_STAR, rtol=1e-12)
+    r = row(numbers, "simulated work, exact optimum")
+    assert (r["measured"], r["stderr"]) == (
+        numbers["work_optimum_simulated"],
+        numbers["work_optimum_simulated_stderr"],
+    )
+    np.testing.assert_allclose(r["reference"], W_STAR, rtol=1e-12)
+    r = row(numbers, "paired difference")
+    assert r["stderr"] == numbers["work_difference_simulated_stderr"]
+    np.testing.assert_allclose(r["reference"], numbers["work_optimised_exact"] - W_STAR)
+    for quantity, key in (("jump at t = 0", "jump_start"), ("jump at t = t_f", "jump_end")):
+        r = row(numbers, quantity)
+        assert r["measured"] == numbers[key]
+        np.testing.assert_allclose(r["reference"], JUMP, rtol=1e-12)

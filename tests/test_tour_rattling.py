@@ -32,8 +32,16 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour_rattling")
     numbers = {}
     for name in NAMES:
-        numbers[name] = importlib.import_module(f"jaxneq._tour.{name}").run(out, True)
+        stages = []
+        run = importlib.import_module(f"jaxneq._tour.{name}").run
+        numbers[name] = run(out, True, progress=lambda f, m, s=stages: s.append(f))
+        assert stages[-1] == 1.0 and stages == sorted(stages), name  # progress, in order
     return out, numbers
+
+
+def row(result, quantity):
+    (found,) = [r for r in result["table"] if r["quantity"].startswith(quantity)]
+    return found
 
 
 def test_the_demos_are_registered_and_write_their_figures(results):
@@ -60,6 +68,8 @@ def test_typicality_sweep_matches_numpy_fits_of_the_exact_stationary_laws(result
             gammas.append(-np.polyfit(np.log(rates.sum(1)), np.log(p), 1)[0])
         # LU stationary solve of a well-conditioned 12-state chain: far below 1e-8
         np.testing.assert_allclose(got["gamma_mean"][i][k], np.mean(gammas), rtol=1e-8)
+    r = row(got, f"gamma, barrier spread {spreads[-1]:g}, drive 0")
+    assert (r["measured"], r["stderr"]) == (got["gamma_mean"][-1][0], got["gamma_stderr"][-1][0])
 
 
 def test_typicality_equal_barriers_obey_the_law_exactly_and_spread_breaks_it(results):
@@ -68,6 +78,9 @@ def test_typicality_equal_barriers_obey_the_law_exactly_and_spread_breaks_it(res
     np.testing.assert_allclose(got["gamma_mean"][0], 1.0, atol=1e4 * U)
     np.testing.assert_allclose(got["r_squared_mean"][0], 1.0, atol=1e4 * U)
     np.testing.assert_allclose(got["kl_mean"][0], 0.0, atol=1e4 * U)
+    for k, drive in enumerate(got["drives"]):
+        r = row(got, f"gamma, equal barriers, drive {drive:g}")
+        assert r["measured"] == got["gamma_mean"][0][k] and r["reference"] == 1.0
     # without drive the largest barrier spread pulls gamma below 1, by many standard errors
     gamma, se = got["gamma_mean"][-1][0], got["gamma_stderr"][-1][0]
     assert gamma < 1 - N_SE * se
@@ -87,6 +100,14 @@ def test_design_makes_the_target_the_most_probable_state_of_the_exact_steady_sta
     # the law it was designed with holds: gamma > 0 and the prediction is close
     assert got["gamma_after"] > 0
     assert abs(got["predicted_target_after"] - p[target]) < 0.1
+    r = row(got, f"p(state {target}), designed")
+    assert (r["measured"], r["reference"]) == (
+        got["exact_target_after"],
+        got["predicted_target_after"],
+    )
+    r = row(got, f"p(state {target}), no drive")
+    np.testing.assert_allclose(r["reference"], boltzmann[target], rtol=1e-12)
+    assert row(got, "most probable state")["measured"] == int(np.argmax(p))
 
 
 def test_rattling_fit_from_trajectories_agrees_with_the_exact_references(results):
@@ -110,3 +131,10 @@ def test_rattling_fit_from_trajectories_agrees_with_the_exact_references(results
     assert abs(got["rattling_slope_vs_exact"] - 1) < 0.05
     assert got["rattling_offset_spread"] < 0.05
     assert got["r_squared"] > 0.5  # the law holds moderately here, as the figure shows
+    r = row(got, "gamma from trajectories")
+    assert (r["measured"], r["stderr"], r["reference"]) == (
+        got["gamma"],
+        got["gamma_stderr"],
+        got["gamma_exact_density_and_rattling"],
+    )
+    assert row(got, "slope of estimated")["measured"] == got["rattling_slope_vs_exact"]

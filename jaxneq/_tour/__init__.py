@@ -8,8 +8,12 @@ Each demo is a module in this package with
   plots only through `jaxneq.plot`, and returns the numbers worth keeping.
 
 `progress`, when given, is a callable `progress(fraction: float, message: str)` that a
-demo calls between its stages (fraction in [0, 1]) so that the command can show a progress
-display for anything that takes more than a few seconds.
+demo calls between its stages (fraction in [0, 1], non-decreasing, 1.0 when done) so that
+the command can show a progress display for anything that takes more than a few seconds.
+A demo may also take a keyword `full: bool = False` (`jaxneq tour --full`: ensemble sizes
+for a GPU); the command passes `progress` and `full` only to a `run` that accepts them.
+`jaxneq._tour._table` has `row(...)` (one table row from JAX/NumPy scalars), `stage(progress)`
+(a no-op when None) and `size(quick, full, quick_value, default_value, full_value)`.
 
 The returned dict is JSON-serialisable. Its flat keys are the numbers the tests check; its
 key `"table"` is what the command prints, a list of rows, one per compared quantity:

@@ -96,12 +96,14 @@ def _adam_path(loss, x0, n_steps, learning_rate):
     return x, np.stack(path), np.asarray(values)
 
 
-def _langevin_left_share(centre, grid, quick):
+def _langevin_left_share(centre, grid, quick, full=False):
     import jaxneq as jn
+
+    from ._table import size
 
     system = _system_1d(centre)
     p = jn.fokker_planck.stationary_density(system, grid)
-    n = 512 if quick else 4096
+    n = size(quick, full, 512, 4096, 1 << 18)
     k1, k2, k3 = jr.split(jr.PRNGKey(0), 3)
     cells = jr.choice(k1, grid.n_cells, (n,), p=p * grid.volume)
     x0 = (grid.lower[0] + (cells + jr.uniform(k2, (n,))) * grid.spacing[0])[:, None]
@@ -113,18 +115,18 @@ def _langevin_left_share(centre, grid, quick):
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
+    from jaxneq import plot
 
+    from ._table import row, size, stage
+
+    say = stage(progress)
     fp = jn.fokker_planck
     share_1d = jax.jit(_left_share_1d)
     density_1d = jax.jit(lambda c, g: fp.stationary_density(_system_1d(c), g))
-    grid = fp.Grid(-2.0, 2.0, 100 if quick else 400)
+    grid = fp.Grid(-2.0, 2.0, size(quick, full, 100, 400, 400))
+    say(0.0, f"1D: scan of 201 hot-spot centres and Adam on a {grid.shape[0]}-cell grid")
     fine = fp.Grid(-2.0, 2.0, 2 * grid.shape[0])
     # brute force: one compiled vmap over centres
     scan = jnp.linspace(-0.5, 1.5, 201)
@@ -135,12 +137,17 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     )
     share_opt = float(share_1d(centre, grid))
     grid_error = abs(float(share_1d(centre, fine)) - share_opt)
-    sim_mean, sim_stderr = _langevin_left_share(centre, grid, quick)
+    say(0.3, "1D: Langevin check of the optimum")
+    sim_mean, sim_stderr = _langevin_left_share(centre, grid, quick, full)
+    say(0.5, "2D: Adam and a brute-force scan with a heat budget and a rotational force")
 
     # 2D: bounded x position, fixed heat budget, rotational drive
-    grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), (20, 12) if quick else (60, 36))
+    grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), size(quick, full, (20, 12), (60, 36), (60, 36)))
     raw, path2, _ = _adam_path(
-        lambda r: -_left_share_2d(r, grid2), jnp.array([0.3, 0.2]), 40 if quick else 120, 0.1
+        lambda r: -_left_share_2d(r, grid2),
+        jnp.array([0.3, 0.2]),
+        size(quick, full, 40, 120, 120),
+        0.1,
     )
     # brute force in 2D: the rotation breaks the y -> -y symmetry, so scan both coordinates
     sx, sy = jnp.linspace(-1.5, 1.5, 31), jnp.linspace(-0.6, 0.6, 13)
@@ -163,35 +170,115 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
 
     p2, J2 = density_and_current_2d(jnp.asarray(centre2))
 
-    x = np.asarray(grid.centres[..., 0])
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    ax = axes[0]
-    ax.plot(x, np.asarray(density_1d(jnp.asarray(0.2), grid)), "k--", label="start (c = 0.2)")
-    ax.plot(
-        x, np.asarray(density_1d(centre, grid)), "C3", label=f"optimum (c = {float(centre):.3f})"
+    say(0.9, "figure")
+    share_2d = float(fp.region_probability(p2, grid2, lambda x: x[0] < 0))
+    fig, axes = plot.panels(
+        3,
+        title=(
+            f"1D: Adam's hot spot c = {float(centre):.3f} vs scan {float(scan[best]):.2f} "
+            f"(spacing {float(scan[1] - scan[0]):.2f}); left share {share_opt:.4f} on the grid, "
+            f"{sim_mean:.4f} ± {sim_stderr:.4f} (1 SE) by Langevin"
+        ),
     )
-    ax.set_xlabel("x")
-    ax.set_ylabel("stationary density")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    ax.plot(np.asarray(scan), np.asarray(shares), "C0", label="brute-force scan")
-    ax.plot(path[:-1], -losses, "C3.-", ms=3, label="Adam path")
-    ax.set_xlabel("hot-spot centre c")
-    ax.set_ylabel("left well's share")
-    ax.legend(fontsize=8)
-    ax = axes[2]
-    X, Y = (np.asarray(a) for a in grid2.axes)
-    ax.pcolormesh(X, Y, np.asarray(p2).T, shading="auto", cmap="viridis")
-    ax.quiver(X, Y, np.asarray(J2[..., 0]).T, np.asarray(J2[..., 1]).T, color="w")
-    ax.plot(*centre2, "r*", ms=12, label="hot spot")
-    ax.plot(*np.asarray(jax.vmap(_centre_2d)(jnp.asarray(path2))).T, "r:", lw=1)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title("2D: density and current (arrows)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / f"{NAME}.png", dpi=120)
-    plt.close(fig)
+    plot.density_map(
+        density_1d(jnp.asarray(0.2), grid),
+        grid=grid,
+        ax=axes[0],
+        label="start (c = 0.2)",
+        xlabel="x (length)",
+        ylabel="stationary density (1 / length)",
+    )
+    plot.density_map(
+        density_1d(centre, grid),
+        grid=grid,
+        ax=axes[0],
+        label=f"optimum (c = {float(centre):.3f})",
+        xlabel="x (length)",
+        ylabel="stationary density (1 / length)",
+    )
+    plot.estimates(
+        path[:-1],
+        -losses,
+        exact=(scan, shares),
+        ax=axes[1],
+        fmt=".-",
+        label="Adam path",
+        exact_label="brute-force scan",
+        xlabel="hot-spot centre c (length)",
+        ylabel="left well's share",
+    )
+    plot.density_map(
+        p2,
+        grid=grid2,
+        current=J2,
+        ax=axes[2],
+        xlabel="x (length)",
+        ylabel="y (length)",
+        colorbar_label="density (1 / length$^2$)",
+        cmap="viridis",
+        title=f"2D: left share {share_2d:.3f} (scan {float(jnp.max(shares2)):.3f})",
+    )
+    plot.ensemble_snapshot(
+        np.asarray(jax.vmap(_centre_2d)(jnp.asarray(path2))),
+        ax=axes[2],
+        size=4,
+        label="Adam path",
+        xlabel="x (length)",
+        ylabel="y (length)",
+    )
+    plot.ensemble_snapshot(
+        centre2[None],
+        ax=axes[2],
+        marker="*",
+        size=150,
+        label="hot spot",
+        xlabel="x (length)",
+        ylabel="y (length)",
+    )
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    scan_label = f"brute-force scan (spacing {float(scan[1] - scan[0]):.2f})"
+    table = [
+        row("1D hot-spot centre (Adam)", centre, None, scan[best], scan_label, "length"),
+        row(
+            "1D left share at Adam's centre",
+            share_opt,
+            None,
+            shares[best],
+            "best share of the scan",
+        ),
+        row(
+            "1D left share, Langevin at the optimum",
+            sim_mean,
+            sim_stderr,
+            share_opt,
+            f"grid steady state (grid error {grid_error:.0e}; dt = 2e-3 bias not subtracted)",
+        ),
+        row(
+            "2D hot-spot x (Adam)",
+            centre2[0],
+            None,
+            cx[best2],
+            f"2D scan (spacing {float(sx[1] - sx[0]):.2f})",
+            "length",
+        ),
+        row(
+            "2D hot-spot y (Adam)",
+            centre2[1],
+            None,
+            cy[best2],
+            f"2D scan (spacing {float(sy[1] - sy[0]):.2f})",
+            "length",
+        ),
+        row(
+            "2D left share at Adam's centre",
+            share_2d,
+            None,
+            jnp.max(shares2),
+            "best share of the 2D scan",
+        ),
+    ]
+    say(1.0, "done")
     return {
         "left_share_start": float(-losses[0]),
         "centre_adam": float(centre),
@@ -205,7 +292,8 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "centre_2d_adam": [float(v) for v in centre2],
         "centre_2d_scan": [float(cx[best2]), float(cy[best2])],
         "scan_2d_resolution": [float(sx[1] - sx[0]), float(sy[1] - sy[0])],
-        "left_share_2d_adam": float(fp.region_probability(p2, grid2, lambda x: x[0] < 0)),
+        "left_share_2d_adam": share_2d,
         "left_share_2d_scan": float(jnp.max(shares2)),
         "max_current_2d": float(jnp.max(jnp.linalg.norm(J2, axis=-1))),
+        "table": table,
     }

@@ -63,45 +63,94 @@ def design(x, n_steps: int, learning_rate: float = 0.1):
     return params, history
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
+    from jaxneq import plot
 
+    from ._table import row, size, stage
+
+    say = stage(progress)
     x = jnp.linspace(-1.6, 1.6, 41)
-    params, history = design(x, n_steps=150 if quick else 400)
+    n_steps = size(quick, full, 150, 400, 400)
+    say(0.0, f"Adam through the stationary solver: {n_steps} steps")
+    params, history = design(x, n_steps=n_steps)
     amplitude, centre = jax.nn.softplus(params[0]), params[1]
     p_start = jn.markov.stationary(jn.models.blowtorch_double_well_chain(x, 0.0, 0.0))
     p_end = jn.markov.stationary(
         jn.models.blowtorch_double_well_chain(x, amplitude, centre, width=WIDTH)
     )
     temperature = jn.models.hot_spot_temperature(x, amplitude, centre, width=WIDTH)
+    # Boltzmann at uniform T = 1 with the chain's energies E = 4 (x^2 - 1)^2 (its docstring)
+    boltzmann = jax.nn.softmax(-4.0 * (x**2 - 1.0) ** 2)
+    left_start = float(jnp.sum(jnp.where(x < 0, p_start, 0.0)))
+    left_end = float(jnp.sum(jnp.where(x < 0, p_end, 0.0)))
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax1.plot(x, p_start, "k--", label="uniform T (Boltzmann)")
-    ax1.plot(x, p_end, "C3", label="with the fitted blowtorch")
-    ax1.set_xlabel("x")
-    ax1.set_ylabel("stationary probability")
-    ax1.legend(fontsize=8)
-    twin = ax1.twinx()
-    twin.plot(x, temperature, "C1:", label="T(x)")
-    twin.set_ylabel("temperature", color="C1")
-    ax2.semilogy([h[0] for h in history])
-    ax2.set_xlabel("Adam step")
-    ax2.set_ylabel(r"$(P_\mathrm{left} - 0.9)^2$")
-    fig.tight_layout()
-    fig.savefig(out_dir / "inverse_design.png", dpi=120)
-    plt.close(fig)
+    say(0.9, "figure")
+    edges = jnp.concatenate([x - 0.04, x[-1:] + 0.04])  # lattice sites as cells of width 0.08
+    fig, axes = plot.panels(
+        3,
+        title=(
+            f"Adam places a hot spot: the left well holds {left_end:.3f} (target {TARGET}); "
+            "without it the solver gives Boltzmann"
+        ),
+    )
+    plot.estimates(
+        x,
+        p_start,
+        exact=boltzmann,
+        ax=axes[0],
+        label="stationary, uniform T",
+        exact_label="Boltzmann",
+        xlabel="lattice site x (length)",
+        ylabel="stationary probability",
+        fmt=".",
+    )
+    plot.density_map(
+        p_end,
+        edges=edges,
+        ax=axes[0],
+        label="stationary, fitted blowtorch",
+        xlabel="lattice site x (length)",
+        ylabel="stationary probability",
+    )
+    plot.density_map(
+        temperature,
+        edges=edges,
+        ax=axes[1],
+        label="fitted T(x)",
+        xlabel="lattice site x (length)",
+        ylabel="temperature T (energy units)",
+        title=f"hot spot: amplitude {float(amplitude):.2f} at x = {float(centre):.2f}",
+    )
+    plot.optimisation_trace(
+        [h[0] for h in history],
+        ax=axes[2],
+        log=True,
+        xlabel="Adam step",
+        ylabel=r"loss $(P_\mathrm{left} - 0.9)^2$",
+    )
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    table = [
+        row(
+            "left well, uniform T",
+            left_start,
+            None,
+            jnp.sum(jnp.where(x < 0, boltzmann, 0.0)),
+            "Boltzmann exp(-E/T)",
+        ),
+        row("left well, fitted blowtorch", left_end, None, TARGET, "design target"),
+        row("blowtorch amplitude", amplitude, None, None, "fitted", "energy"),
+        row("blowtorch centre", centre, None, None, "fitted", "length"),
+    ]
+    say(1.0, "done")
     return {
         "target_left_population": TARGET,
-        "left_population_start": float(jnp.sum(jnp.where(x < 0, p_start, 0.0))),
-        "left_population_fitted": float(jnp.sum(jnp.where(x < 0, p_end, 0.0))),
+        "left_population_start": left_start,
+        "left_population_fitted": left_end,
         "blowtorch_amplitude": float(amplitude),
         "blowtorch_centre": float(centre),
         "final_loss": history[-1][0],
         "adam_steps": len(history),
+        "table": table,
     }

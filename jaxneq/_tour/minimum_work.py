@@ -31,17 +31,20 @@ NAME = "minimum_work"
 TITLE = "Minimum-work protocol for moving a trap (optax through simulate vs Schmiedl-Seifert)"
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import optax
 
     import jaxneq as jn
+    from jaxneq import plot
 
+    from ._table import row, size, stage
+
+    say = stage(progress)
     lam_f, t_f, k, mu, T = 1.0, 1.0, 1.0, 1.0, 1.0
-    n_knots, b, n_iter, b_eval = (11, 256, 150, 4096) if quick else (21, 1024, 400, 16384)
+    n_knots, b, n_iter, b_eval = size(
+        quick, full, (11, 256, 150, 4096), (21, 1024, 400, 16384), (21, 16384, 400, 1 << 20)
+    )
+    say(0.0, f"Adam through simulate: {n_iter} iterations x {b} members")
     dt = 1e-2
     n_steps = round(t_f / dt)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
@@ -74,6 +77,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         values, opt_state, value = step(values, opt_state, jr.fold_in(jr.key(0), i))
         history.append(float(value))
 
+    say(0.8, f"evaluation: both protocols on {b_eval} fresh members")
     optimum = jn.thermo.optimal_trap_protocol(times, lam_f, t_f, k, mu)
     # interior limits at the grid's end points: the jumps sit just inside [0, t_f]
     optimum_grid = lam_f * (1 + mu * k * times) / (2 + mu * k * t_f)
@@ -91,40 +95,85 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     se = lambda a: float(a.std(ddof=1) / np.sqrt(a.size))  # noqa: E731
 
     jump_exact = lam_f / (2 + mu * k * t_f)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
-    t_fine = np.linspace(-0.1 * t_f, 1.1 * t_f, 600)
-    axes[0].plot(
-        t_fine,
-        np.asarray(jn.thermo.optimal_trap_protocol(t_fine, lam_f, t_f, k, mu)),
-        "k-",
-        label="optimum (Schmiedl–Seifert)",
+    say(0.95, "figure")
+    fig, axes = plot.panels(
+        2,
+        title=(
+            f"Optimised protocol: exact work {w_opt_exact:.4f} vs Schmiedl–Seifert optimum "
+            f"{w_star:.4f}; simulated {w_opt.mean():.4f} ± {se(w_opt):.4f} (1 SE, dt = {dt:g})"
+        ),
     )
+    t_fine = np.linspace(-0.1 * t_f, 1.1 * t_f, 600)
     ext_t = np.concatenate([[-0.1 * t_f, 0.0], np.asarray(times), [t_f, 1.1 * t_f]])
     ext_v = np.concatenate([[0.0, 0.0], np.asarray(values), [lam_f, lam_f]])
-    axes[0].plot(ext_t, ext_v, "o--", color="tab:red", ms=4, label="optax through simulate")
-    axes[0].plot(
-        np.asarray(times),
-        np.asarray(lam_f * times / t_f),
-        ":",
-        color="gray",
-        label="linear, no jumps",
+    plot.estimates(
+        ext_t,
+        ext_v,
+        ax=axes[0],
+        fmt="o--",
+        label="optax through simulate",
+        exact=(t_fine, np.asarray(jn.thermo.optimal_trap_protocol(t_fine, lam_f, t_f, k, mu))),
+        exact_label="optimum (Schmiedl–Seifert)",
+        xlabel=r"time t ($1/\mu k$)",
+        ylabel=r"trap position $\lambda(t)$ (length)",
+        title="protocol, jumps at both ends",
     )
-    axes[0].set_xlabel("t")
-    axes[0].set_ylabel(r"trap position $\lambda(t)$")
-    axes[0].legend()
-    axes[1].plot(history, color="tab:red", lw=0.8, label=f"mean work, {b} members")
-    axes[1].axhline(w_star, color="k", label=rf"$W^*$ = {w_star:.4f}")
-    axes[1].axhline(w_linear_exact, color="gray", ls=":", label="linear protocol")
-    axes[1].set_xlabel("Adam iteration")
-    axes[1].set_ylabel("mean work")
-    axes[1].legend()
-    fig.suptitle(
-        f"optimised: exact work {w_opt_exact:.4f} vs optimum {w_star:.4f}; simulated "
-        f"{w_opt.mean():.4f} ± {se(w_opt):.4f} (1 SE, dt = {dt:g})"
+    plot.optimisation_trace(
+        history,
+        ax=axes[1],
+        reference=w_star,
+        reference_label=rf"$W^*$ = {w_star:.4f}",
+        label=f"mean work, {b} members",
+        xlabel="Adam iteration",
+        ylabel="mean work (energy, $k_B T$ = 1)",
     )
-    fig.savefig(out_dir / "minimum_work.png", dpi=110)
-    plt.close(fig)
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    bias = mu * k * dt * w_star
+    table = [
+        row(
+            "exact mean work of the optimised protocol",
+            w_opt_exact,
+            None,
+            w_star,
+            "Schmiedl–Seifert minimum W*",
+            "k_B T",
+        ),
+        row(
+            "simulated work, optimised protocol",
+            w_opt.mean(),
+            se(w_opt),
+            w_opt_exact,
+            f"its exact work, dt -> 0 (Euler–Maruyama bias <= {bias:.4f})",
+            "k_B T",
+        ),
+        row(
+            "simulated work, exact optimum",
+            w_ref.mean(),
+            se(w_ref),
+            w_star,
+            f"W*, dt -> 0 (Euler–Maruyama bias <= {bias:.4f})",
+            "k_B T",
+        ),
+        row(
+            "paired difference optimised - optimum",
+            (w_opt - w_ref).mean(),
+            se(w_opt - w_ref),
+            w_opt_exact - w_star,
+            "exact excess work (same noise)",
+            "k_B T",
+        ),
+        row("jump at t = 0", values[0], None, jump_exact, "lambda_f / (2 + mu k t_f)", "length"),
+        row(
+            "jump at t = t_f",
+            lam_f - values[-1],
+            None,
+            jump_exact,
+            "lambda_f / (2 + mu k t_f)",
+            "length",
+        ),
+    ]
+    say(1.0, "done")
     return {
         "work_optimum_exact": w_star,
         "work_optimised_exact": w_opt_exact,
@@ -135,7 +184,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "work_optimum_simulated_stderr": se(w_ref),
         "work_difference_simulated": float((w_opt - w_ref).mean()),
         "work_difference_simulated_stderr": se(w_opt - w_ref),
-        "time_step_bias_bound": mu * k * dt * w_star,
+        "time_step_bias_bound": bias,
         "jump_start": float(values[0]),
         "jump_end": float(lam_f - values[-1]),
         "jump_exact": jump_exact,
@@ -151,4 +200,5 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "members_evaluation": b_eval,
         "knots": n_knots,
         "dt": dt,
+        "table": table,
     }

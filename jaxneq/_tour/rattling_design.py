@@ -45,16 +45,18 @@ def predicted(drives):
     return jax.nn.softmax(-fit.gamma * R), fit, p
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import optax
 
+    from jaxneq import plot
+
+    from ._table import row, size, stage
+
+    say = stage(progress)
     n = len(ENERGIES)
     dtype = jnp.result_type(float)
-    n_steps = 150 if quick else 600
+    n_steps = size(quick, full, 150, 600, 600)
+    say(0.0, f"Adam on the drives through fit_gamma and stationary: {n_steps} steps")
 
     def loss(drives):
         q, fit, _ = predicted(drives)
@@ -82,24 +84,63 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     q1, fit1, p1 = predicted(drives)
     q0, p0, q1, p1 = (np.asarray(a) for a in (q0, p0, q1, p1))
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    say(0.9, "figure")
+    fig, axes = plot.panels(
+        2,
+        title=(
+            f"Designed drives make state {TARGET} the most probable: exact steady state "
+            f"{float(p1[TARGET]):.3f} vs rattling prediction {float(q1[TARGET]):.3f} "
+            f"(gamma = {float(fit1.gamma):.2f})"
+        ),
+    )
     states = np.arange(n)
-    ax = axes[0]
-    ax.bar(states - 0.2, p0, 0.4, color="0.6", label="exact, no drive (Boltzmann)")
-    ax.bar(states + 0.2, p1, 0.4, color="C3", label="exact, designed drives")
-    ax.plot(states + 0.2, q1, "kx", ms=9, label="rattling prediction e^(-gamma R)/Z")
-    ax.axvline(TARGET, color="C3", ls=":", lw=0.8)
-    ax.set_xlabel("state")
-    ax.set_ylabel("stationary probability")
-    ax.set_title(f"target state {TARGET}: gamma = {float(fit1.gamma):.2f}")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    ax.plot(history)
-    ax.set_xlabel("Adam step")
-    ax.set_ylabel("-log q_target + reg.")
-    fig.savefig(out_dir / f"{NAME}.png", dpi=120)
-    plt.close(fig)
+    plot.estimates(
+        states,
+        p0,
+        exact=jax.nn.softmax(-jnp.asarray(ENERGIES)),
+        ax=axes[0],
+        fmt="s",
+        label="exact, no drive",
+        exact_label="Boltzmann exp(-E)/Z",
+        xlabel="state",
+        ylabel="stationary probability",
+    )
+    plot.estimates(
+        states,
+        p1,
+        exact=q1,
+        ax=axes[0],
+        fmt="o",
+        label="exact, designed drives",
+        exact_label=r"rattling prediction $e^{-\gamma R}/Z$",
+        xlabel="state",
+        ylabel="stationary probability",
+        title=f"target state {TARGET}",
+    )
+    plot.optimisation_trace(
+        history, ax=axes[1], xlabel="Adam step", ylabel=r"loss $-\log q_\mathrm{target}$ + reg."
+    )
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    table = [
+        row(
+            f"p(state {TARGET}), no drive",
+            p0[TARGET],
+            None,
+            jax.nn.softmax(-jnp.asarray(ENERGIES, dtype))[TARGET],
+            "Boltzmann exp(-E)/Z",
+        ),
+        row(
+            f"p(state {TARGET}), designed drives",
+            p1[TARGET],
+            None,
+            q1[TARGET],
+            "rattling prediction exp(-gamma R)/Z",
+        ),
+        row("most probable state, designed", int(np.argmax(p1)), None, TARGET, "the target"),
+        row("gamma of the designed chain", fit1.gamma, None, None, f"kept >= {GAMMA_MIN}"),
+    ]
+    say(1.0, "done")
     return {
         "dtype": str(jnp.dtype(dtype)),
         "energies": list(ENERGIES),
@@ -121,4 +162,5 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "gamma_after": float(fit1.gamma),
         "r_squared_after": float(fit1.r_squared),
         "kl_after": float(fit1.kl),
+        "table": table,
     }

@@ -47,18 +47,20 @@ def system():
     )
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
+    from jaxneq import plot
 
+    from ._table import row, size, stage
+
+    say = stage(progress)
     dtype = jnp.result_type(float)
-    n_groups, per_group = (8, 24) if quick else (16, 64)
-    n_steps, burn_in, dt, window = (5000, 1000, 2e-3, 8) if quick else (20_000, 2000, 1e-3, 10)
+    n_groups, per_group = size(quick, full, (8, 24), (16, 64), (16, 256))
+    n_steps, burn_in, dt, window = size(
+        quick, full, (5000, 1000, 2e-3, 8), (20_000, 2000, 1e-3, 10), (20_000, 2000, 1e-3, 10)
+    )
     b = n_groups * per_group
+    say(0.0, f"simulate {b} members x {n_steps} steps, trajectories saved")
     x0 = jr.normal(jr.key(0), (b, 2), dtype)
     # the saved trajectory is n_steps x b x 2 floats (330 MB in float64 at the full size)
     run_ = jn.langevin.simulate(system(), x0, key=jr.key(1), dt=dt, n_steps=n_steps, save_every=1)
@@ -68,6 +70,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     def field_of(xg):
         return jn.rattling.from_trajectories(xg, dt, window, edges=(edges, edges))
 
+    say(0.5, "rattling and density from the trajectories, fits of gamma")
     fields = jax.jit(jax.vmap(field_of, 1))(x)  # one field per group
     whole = field_of(x.reshape(x.shape[0], b, 2))
     keep = jnp.all(fields.sample_counts >= MIN_COUNT, axis=0) & jnp.all(
@@ -81,6 +84,7 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
 
     # references: exact rattling 1/2 log det D (mobility 1: D = T) and the Fokker-Planck
     # stationary density on the same cells
+    say(0.7, "reference: Fokker–Planck stationary density on the same cells")
     lo, hi, n = LOWER - 1.0, UPPER + 1.0, CELLS + 8  # 4 more cells of width 0.25 each side
     grid = jn.fokker_planck.Grid((lo, lo), (hi, hi), (n, n))
     p_fp = jn.fokker_planck.stationary_density(system(), grid)[4:-4, 4:-4]
@@ -95,27 +99,56 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     p_meas = np.asarray(whole.density)[np.asarray(keep)]
     p_ref = np.asarray(p_fp)[np.asarray(keep)]
 
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4), constrained_layout=True)
-    ax = axes[0]
-    law = np.exp(-float(fit.gamma) * r_meas - float(fit.log_z))
-    ax.loglog(law, p_meas, "o", ms=4, label="bins (trajectories)")
-    lims = [min(law.min(), p_meas.min()), max(law.max(), p_meas.max())]
-    ax.plot(lims, lims, "k-", lw=0.8, label="p = exp(-gamma R)/Z")
-    ax.set_xlabel("exp(-gamma R)/Z")
-    ax.set_ylabel("measured density p")
-    ax.set_title(
-        f"gamma = {float(fit.gamma):.2f} ± {gamma_stderr:.2f}, R^2 = {float(fit.r_squared):.2f}"
+    say(0.9, "figure")
+    fig, axes = plot.panels(
+        2,
+        title=(
+            f"gamma from trajectories {float(fit.gamma):.2f} ± {gamma_stderr:.2f} (1 SE) vs "
+            f"{float(fit_exact.gamma):.2f} from the Fokker–Planck density and ½ log det D "
+            "on the same bins"
+        ),
     )
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    ax.plot(r_ex, r_meas - offset.mean(), "o", ms=4, label="from trajectories")
-    ax.plot(r_ex, r_ex, "k-", lw=0.8, label="1/2 log det D(x)")
-    ax.set_xlabel("exact rattling (shifted)")
-    ax.set_ylabel("estimated rattling")
-    ax.legend(fontsize=8)
-    fig.savefig(out_dir / f"{NAME}.png", dpi=120)
-    plt.close(fig)
+    plot.rattling_law(
+        whole.density,
+        whole.rattling,
+        fit,
+        where=keep,
+        ax=axes[0],
+        label="bins (trajectories)",
+        ylabel="measured density p (1 / length$^2$)",
+    )
+    plot.estimates(
+        r_ex,
+        r_meas - offset.mean(),
+        exact=(np.sort(r_ex), np.sort(r_ex)),
+        ax=axes[1],
+        label="from trajectories (shifted)",
+        exact_label=r"$\frac{1}{2}\log\det D(x)$",
+        xlabel=r"exact rattling $\frac{1}{2}\log\det D$ (nats)",
+        ylabel="estimated rattling (nats)",
+        fmt=".",
+        title=f"slope {slope:.3f}, scatter {float(offset.std()):.3f}",
+    )
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    table = [
+        row(
+            "gamma from trajectories",
+            fit.gamma,
+            gamma_stderr,
+            fit_exact.gamma,
+            "Fokker–Planck density (cells h = 0.25) and ½ log det D, same bins",
+        ),
+        row("slope of estimated vs exact rattling", slope, None, 1.0, "R = ½ log det D + const"),
+        row(
+            "R^2 of the fit (trajectories)",
+            fit.r_squared,
+            None,
+            fit_exact.r_squared,
+            "R^2 of the exact fit",
+        ),
+    ]
+    say(1.0, "done")
     return {
         "dtype": str(jnp.dtype(dtype)),
         "n_samples": int(x.shape[0] * b),
@@ -132,4 +165,5 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "rattling_slope_vs_exact": slope,
         "rattling_offset_spread": float(offset.std()),
         "density_max_rel_err_vs_fokker_planck": float(np.max(np.abs(p_meas / p_ref - 1))),
+        "table": table,
     }

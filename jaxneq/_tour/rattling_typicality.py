@@ -25,18 +25,27 @@ TITLE = "Rattling typicality: gamma and fit quality over thousands of random dri
 SEED = 0
 
 
-def run(out_dir: pathlib.Path, quick: bool) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
+    from jaxneq import plot
 
-    n_states = 12 if quick else 32
-    n_chains = 24 if quick else 256
-    barrier_spreads = np.array([0.0, 0.5, 1.0, 2.0]) if quick else np.linspace(0.0, 3.0, 7)
-    drives = np.array([0.0, 2.0, 6.0]) if quick else np.array([0.0, 1.0, 2.0, 4.0, 6.0, 10.0])
+    from ._table import row, size, stage
+
+    say = stage(progress)
+    n_states = size(quick, full, 12, 32, 64)
+    n_chains = size(quick, full, 24, 256, 1024)
+    barrier_spreads = np.asarray(
+        size(quick, full, [0.0, 0.5, 1.0, 2.0], np.linspace(0.0, 3.0, 7), np.linspace(0, 3, 13))
+    )
+    drives = np.asarray(
+        size(
+            quick,
+            full,
+            [0.0, 2.0, 6.0],
+            [0.0, 1.0, 2.0, 4.0, 6.0, 10.0],
+            [0.0, 1.0, 2.0, 4.0, 6.0, 10.0],
+        )
+    )
     keys = jr.split(jr.key(SEED), n_chains)
 
     def one(key, barrier_spread, drive):
@@ -50,26 +59,67 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
     # chains x drives x spreads: one compiled call
     sweep = jax.vmap(jax.vmap(jax.vmap(one, (0, None, None)), (None, None, 0)), (None, 0, None))
     dtype = jnp.result_type(float)
+    n_total = len(barrier_spreads) * len(drives) * n_chains
+    say(0.0, f"{n_total} random rings of {n_states} states: stationary law and fit, one call")
     gamma, r2, kl = jax.jit(sweep)(
         keys, jnp.asarray(barrier_spreads, dtype), jnp.asarray(drives, dtype)
     )
     gamma, r2, kl = (np.asarray(a) for a in (gamma, r2, kl))  # [spread, drive, chain]
     n_systems = gamma.size
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
-    for k, f in enumerate(drives):
-        for ax, a, label in zip(axes, (gamma, r2, kl), ("gamma", "R^2", "KL (nats)"), strict=True):
-            m = a[:, k].mean(-1)
-            se = a[:, k].std(-1, ddof=1) / np.sqrt(n_chains)
-            ax.errorbar(barrier_spreads, m, se, fmt="o-", label=f"drive f = {f:g}")
-            ax.set_xlabel("barrier spread / well-depth spread")
-            ax.set_ylabel(f"mean {label}")
-    axes[0].axhline(1.0, color="k", lw=0.8, ls=":")
-    axes[0].legend()
-    axes[1].set_title(f"{n_systems} random driven rings of {n_states} states, one vmapped call")
-    fig.savefig(out_dir / f"{NAME}.png", dpi=120)
-    plt.close(fig)
+    say(0.9, "figure")
+    mean = {"gamma": gamma.mean(-1), "r2": r2.mean(-1), "kl": kl.mean(-1)}
+    se = {
+        name: a.std(-1, ddof=1) / np.sqrt(n_chains)
+        for name, a in (("gamma", gamma), ("r2", r2), ("kl", kl))
+    }
+    fig, axes = plot.panels(
+        3,
+        title=(
+            f"{n_systems} random driven rings of {n_states} states, one vmapped call: equal "
+            "barriers obey the law (gamma = 1) at any drive; spread barriers break it"
+        ),
+    )
+    labels = {"gamma": r"mean $\gamma$", "r2": r"mean $R^2$ of the fit", "kl": "mean KL (nats)"}
+    # the exact value, gamma = 1, is known for equal barriers only (NaN: not drawn)
+    equal_barriers = np.where(barrier_spreads == 0, 1.0, np.nan)
+    for ax, name in zip(axes, ("gamma", "r2", "kl"), strict=True):
+        for k, f in enumerate(drives):
+            plot.estimates(
+                barrier_spreads,
+                mean[name][:, k],
+                se[name][:, k],
+                ax=ax,
+                fmt="o-",
+                exact=equal_barriers if name == "gamma" and k == 0 else None,
+                exact_label=r"$\gamma = 1$ (exact for equal barriers)",
+                label=f"drive f = {f:g}",
+                xlabel="barrier spread / well-depth spread",
+                ylabel=labels[name],
+            )
+    plot.save(fig, out_dir / f"{NAME}.png")
 
+    table = [
+        row(
+            f"gamma, equal barriers, drive {f:g}",
+            mean["gamma"][0, k],
+            None,
+            1.0,
+            "exact: e^(-R) law holds for equal barriers",
+        )
+        for k, f in enumerate(drives)
+    ]
+    for k in (0, len(drives) - 1):
+        table.append(
+            row(
+                f"gamma, barrier spread {barrier_spreads[-1]:g}, drive {drives[k]:g}",
+                mean["gamma"][-1, k],
+                se["gamma"][-1, k],
+                None,
+                f"mean over {n_chains} chains (SE over chains)",
+            )
+        )
+    say(1.0, "done")
     return {
         "seed": SEED,
         "n_states": n_states,
@@ -82,4 +132,5 @@ def run(out_dir: pathlib.Path, quick: bool) -> dict:
         "gamma_stderr": (gamma.std(-1, ddof=1) / np.sqrt(n_chains)).tolist(),
         "r_squared_mean": r2.mean(-1).tolist(),
         "kl_mean": kl.mean(-1).tolist(),
+        "table": table,
     }

@@ -22,23 +22,28 @@ or orientations as coordinates) are out of scope and raise a `TypeError`.
 
 Where things live: `_grid` (`Grid`), `_discretise` (the fluxes and `rates`), `_density`
 (`stationary_density`, `evolve_density`), `_observables` (`face_fluxes`, `current_field`,
-`entropy_production_rate`, `mean_first_passage_time`), `_design` (`region_probability`,
-`bounded`, `unbounded`: pieces for inverse design).
+`cross_section_current`, `entropy_production_rate`, `mean_first_passage_time`), `_design`
+(`region_probability`, `mean_circulation`, `bounded`, `unbounded`: pieces for inverse
+design), `_constraints` (`scale_to_budget`: an equality constraint, such as an
+entropy-production budget, held exactly during an optimisation).
 
 References: D. L. Scharfetter and H. K. Gummel, IEEE Trans. Electron Devices 16, 64 (1969);
 M. Büttiker, Z. Phys. B 68, 161 (1987); R. Landauer, J. Stat. Phys. 53, 233 (1988);
 N. G. van Kampen, IBM J. Res. Dev. 32, 107 (1988).
 """
 
+from ._constraints import scale_to_budget as scale_to_budget
 from ._density import evolve_density as evolve_density, stationary_density as stationary_density
 from ._design import (
     bounded as bounded,
+    mean_circulation as mean_circulation,
     region_probability as region_probability,
     unbounded as unbounded,
 )
 from ._discretise import rates as rates
 from ._grid import Grid as Grid
 from ._observables import (
+    cross_section_current as cross_section_current,
     current_field as current_field,
     entropy_production_rate as entropy_production_rate,
     face_fluxes as face_fluxes,
