@@ -188,6 +188,129 @@ def _check_temperature_fields(ns):
     assert distance["stratonovich"] < distance["isothermal"]
 
 
+def _check_two_temperatures(ns):
+    from scipy import linalg
+
+    k, lam, T1, T2, dt = ns["k"], ns["lam"], ns["T1"], ns["T2"], ns["dt"]
+    # linear theory with numpy/scipy: A C + C A^T = 2 D, and the Euler-Maruyama chain
+    # x' = M x + sqrt(2 D dt) xi with M C M^T + 2 D dt = C (Stratonovich heat per bath)
+    A = np.array([[k + lam, -k], [-k, k + lam]])
+    D = np.diag([T1, T2])
+    sigma = k**2 * (T1 - T2) ** 2 / (2 * T1 * T2 * (k + lam))
+    heat_to_cold = k**2 * (T1 - T2) / (2 * (k + lam))
+    M = np.eye(2) - A * dt
+    C_dt = linalg.solve_discrete_lyapunov(M, 2 * D * dt)
+    heat_dt = -np.diag((M @ C_dt - C_dt @ M.T) @ A.T) / (2 * dt)
+    sigma_dt = heat_dt[0] / T1 + heat_dt[1] / T2
+    np.testing.assert_allclose(ns["sigma_exact"], sigma, rtol=1e-12)
+    np.testing.assert_allclose(ns["heat_exact"], [-heat_to_cold, heat_to_cold], rtol=1e-12)
+    np.testing.assert_allclose(ns["sigma_chain"], sigma_dt, rtol=1e-10)
+    np.testing.assert_allclose(ns["heat_chain"], heat_dt, rtol=1e-10)
+    # measured per member (independent members): within N_SE standard errors of the chain
+    s = np.asarray(ns["sigma_samples"], np.float64)
+    h = np.asarray(ns["heat_samples"], np.float64)
+    n = len(s)
+    assert_within_stderr(s.mean(), s.std(ddof=1) / np.sqrt(n), sigma_dt)
+    assert_within_stderr(h.mean(0), h.std(0, ddof=1) / np.sqrt(n), heat_dt)
+    assert_within_stderr(h.sum(1).mean(), h.sum(1).std(ddof=1) / np.sqrt(n), 0.0)
+    # the circulation of the binned current over the window, against the exact current
+    # J = (-A + D C^-1) x p(x) summed over the same bins (one value per sub-ensemble)
+    C = linalg.solve_continuous_lyapunov(A, 2 * D)
+    X1, X2 = np.asarray(ns["X1"]), np.asarray(ns["X2"])
+    x = np.stack([X1, X2], -1)
+    p = np.exp(-0.5 * np.einsum("...i,ij,...j", x, np.linalg.inv(C), x))
+    p /= 2 * np.pi * np.sqrt(np.linalg.det(C))
+    J = (x @ (-A + D @ np.linalg.inv(C)).T) * p[..., None]
+    window = np.sum(X1 * J[..., 1] - X2 * J[..., 0]) * ns["volume"]
+    np.testing.assert_allclose(ns["circulation_window"], window, rtol=1e-10)
+    plane = ((-A + D @ np.linalg.inv(C)) @ C)[1, 0] - ((-A + D @ np.linalg.inv(C)) @ C)[0, 1]
+    np.testing.assert_allclose(ns["circulation_plane"], plane, rtol=1e-10)
+    groups = np.asarray(ns["circulation_groups"], np.float64)
+    assert_within_stderr(groups.mean(), groups.std(ddof=1) / np.sqrt(len(groups)), window)
+    # the short-time TUR from positions alone: sigma within its standard error (its O(2 dt)
+    # bias is stated in the text)
+    assert_within_stderr(float(ns["tur"].value), float(ns["tur"].stderr), sigma)
+
+
+def _check_work_free_energy(ns):
+    from scipy import optimize, special
+
+    T, b = ns["T"], ns["b"]
+    delta_f = 0.5 * T * np.log(ns["k1"] / ns["k0"])  # Gaussian partition functions
+    w_f = np.asarray(ns["work"]["forward"], np.float64)
+    w_r = np.asarray(ns["work"]["reverse"], np.float64)
+    assert w_f.mean() - N_SE * w_f.std(ddof=1) / np.sqrt(b) > delta_f  # second law
+    # EXP and BAR recomputed with numpy/scipy (log-sum-exp; Bennett's equation by brentq),
+    # then against the exact dF within their delta-method standard errors (the O(k dt) ~ 1 %
+    # time-step bias of the dissipated work, ~0.003, is far below them)
+    exp_value = -T * (special.logsumexp(-w_f / T) - np.log(b))
+    x = np.exp(-(w_f - w_f.min()) / T)
+    exp_se = T * x.std() / (np.sqrt(b) * x.mean())
+    np.testing.assert_allclose(float(ns["exp_estimate"].value), exp_value, rtol=1e-10)
+    assert_within_stderr(exp_value, exp_se, delta_f, bias=float(ns["exp_estimate"].bias))
+
+    def bennett(f):  # equal sample sizes: sum_F fermi(w - f) = sum_R fermi(w + f)
+        return np.sum(special.expit(-(w_f - f) / T)) - np.sum(special.expit(-(w_r + f) / T))
+
+    bar_value = optimize.brentq(bennett, -10, 10, xtol=1e-14)
+    np.testing.assert_allclose(float(ns["bar_estimate"].value), bar_value, atol=1e-9)
+    assert_within_stderr(bar_value, float(ns["bar_estimate"].stderr), delta_f)
+    check = ns["check"]
+    valid = np.asarray(check.valid)
+    assert valid.sum() >= 5
+    line = (np.asarray(check.work) - delta_f) / T
+    assert_within_stderr(
+        np.asarray(check.log_ratio)[valid], np.asarray(check.stderr)[valid], line[valid]
+    )
+    # MBAR: numpy self-consistent iteration on the same u_kn, and the exact 1/2 ln(k / k0)
+    u = np.asarray(ns["u_kn"], np.float64)
+    n_k = np.full(len(u), ns["n_per_state"])
+    f = np.zeros(len(u))
+    for _ in range(300):  # overlapping states: converges to ~1e-12 well before
+        log_den = special.logsumexp(f[:, None] - u, b=n_k[:, None], axis=0)
+        f = -special.logsumexp(-u - log_den, axis=1)
+        f -= f[0]
+    np.testing.assert_allclose(ns["mbar_estimate"].value, f, atol=1e-8)
+    stiffness = np.asarray(ns["stiffnesses"], np.float64)
+    exact_f = 0.5 * np.log(stiffness / stiffness[0])
+    assert_within_stderr(f[1:], np.asarray(ns["mbar_estimate"].stderr)[1:], exact_f[1:])
+    # Landauer: <W> >= T [ln 2 - H(p_left)] within errors, decreasing with the duration, and
+    # the slowest protocol erases the bit
+    for _tau, mean, se, p_left in ns["erasure"]:
+        entropy = (
+            0.0 if p_left == 0 else -(p_left * np.log(p_left) + (1 - p_left) * np.log1p(-p_left))
+        )
+        assert mean >= T * (np.log(2) - entropy) - N_SE * se
+    for (_, m1, s1, _), (_, m2, s2, _) in zip(ns["erasure"], ns["erasure"][1:], strict=False):
+        assert m2 < m1 + N_SE * np.hypot(s1, s2)
+    assert ns["erasure"][-1][3] < 0.05
+    # minimum work: the fit lands on Schmiedl-Seifert's (1 + t) / 3 with jumps of 1/3, W* = 1/3
+    t = np.asarray(ns["times"], np.float64)
+    np.testing.assert_allclose(ns["values"], (1 + t) / 3, atol=1e-6)
+    np.testing.assert_allclose(ns["w_star"], 1 / 3, rtol=1e-12)
+    np.testing.assert_allclose(float(ns["mean_work"](ns["values"])), 1 / 3, rtol=1e-9)
+    w = np.asarray(ns["w_sim"], np.float64)
+    # simulated: within N_SE standard errors plus the stated O(mu k dt) time-step allowance
+    assert_within_stderr(
+        w.mean(), w.std(ddof=1) / np.sqrt(w.size), 1 / 3, bias=ns["dt_trap"] * ns["w_star"]
+    )
+
+
+def _check_scaling_out(ns):
+    # four devices in a fresh process: bitwise the single-device numbers, sharded over all four
+    assert int(ns["four"]["devices_holding_x"]) == 4
+    for name in ("x", "x2"):
+        np.testing.assert_array_equal(ns["four"][name], np.asarray(ns["single"][name]))
+        np.testing.assert_array_equal(np.asarray(ns["here"][name]), np.asarray(ns["single"][name]))
+    assert ns["bitwise_here"] is True and ns["bitwise_four"] is True
+    # the physics survives: the Euler-Maruyama chain's variance T / (k (1 - k dt / 2))
+    k, T, dt = 2.0, 0.5, 0.05
+    exact = T / (k * (1 - k * dt / 2))
+    np.testing.assert_allclose(ns["c_dt"], exact, rtol=1e-12)
+    x2 = np.asarray(ns["x2"], np.float64)
+    assert_within_stderr(x2.mean(), x2.std(ddof=1) / np.sqrt(x2.size), exact)
+
+
 # the checks of each notebook, by file stem; a notebook without checks fails the test below
 def _check_blowtorch_inverse_design(ns):
     import jaxneq as jn
@@ -275,6 +398,9 @@ def _check_blowtorch_design_fp(ns):
 
 
 CHECKS = {
+    "scaling_out": _check_scaling_out,
+    "work_free_energy": _check_work_free_energy,
+    "two_temperatures": _check_two_temperatures,
     "temperature_fields": _check_temperature_fields,
     "langevin_ensembles": _check_langevin_ensembles,
     "master_equations": _check_master_equations,

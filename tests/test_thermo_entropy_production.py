@@ -207,7 +207,7 @@ def test_bead_chain_tur_bound_of_the_hot_end_heat_current_lies_below_the_exact_r
         jn.thermo.linear_euler_maruyama_stationary(A, D, dt)["entropy_production_rate"]
     )
     assert float(bound.value) - N_SE * float(bound.stderr) <= max(sigma, sigma_dt)
-    assert float(bound.value) > 0.25 * sigma  # informative: measured 0.59 sigma
+    assert float(bound.value) > 0.25 * sigma  # informative: measured 0.56 sigma
     assert float(bound.stderr) < 0.1 * float(bound.value)
 
 

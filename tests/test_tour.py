@@ -242,6 +242,13 @@ def test_hot_cold_demo_chase_speeds_agree_with_the_exact_speed_within_five_stder
         r = table_row(got, f"chase speed, T_hot/T_cold = {ratio:g}")
         assert (r["measured"], r["stderr"]) == (v, se)
         assert r["reference"] == pytest.approx(q, rel=1e-5, abs=1e-12)
+    # the extra row: the last ratio at the demo's dt alone, against the same exact speed
+    r = table_row(got, "chase speed at dt")
+    assert (r["measured"], r["stderr"]) == (
+        got["chase_speed_at_dt"][-1],
+        got["chase_speed_at_dt_stderr"][-1],
+    )
+    assert r["reference"] == pytest.approx(quadrature[-1], rel=1e-5)
 
 
 def test_unknown_demo_is_an_error_that_lists_every_demo(tmp_path, capsys):
@@ -321,3 +328,22 @@ def test_table_rounds_measured_values_to_their_standard_error():
     # the columns line up: the label column starts under its header
     assert lines[1].index("exact") == lines[0].index("reference is")
     assert lines[1].index("k_B / time") == lines[0].index("unit")
+
+
+def test_progress_on_a_terminal_rewrites_one_line_with_the_elapsed_seconds():
+    import io
+    import time
+
+    stream = io.StringIO()
+    progress = cli._Progress(stream, tty=True)
+    progress(0.5, "half way")
+    time.sleep(0.6)  # the line is redrawn every 0.25 s
+    progress.close()
+    text = stream.getvalue()
+    assert "\n" not in text and text.count("\r") >= 2
+    assert "50 %  half way" in text and " s]" in text
+    plain = io.StringIO()
+    progress = cli._Progress(plain, tty=False)
+    progress(1.0, "done")
+    progress.close()
+    assert plain.getvalue().endswith("100 %  done\n")

@@ -56,9 +56,31 @@ def _langevin_left_share(convention, b, n_steps, burn_in, dt, key):
     return float(left.mean()), float(left.std(ddof=1) / np.sqrt(b))
 
 
-def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
+def _figure(out_dir, centres, curves, out):
     import jaxneq as jn
     from jaxneq import plot
+
+    title = (
+        "Double well with a hot spot at x = 0.5: the Fokker–Planck grid (dots) lies on the "
+        "closed form p ~ T^(alpha-1) exp(-∫U'/T) (lines) for each convention; left-well "
+        "shares " + ", ".join(f"{c} {out[f'left_share_exact_{c}']:.3f}" for c in CONVENTIONS)
+    )
+    fig, axes = plot.panels(2, title=title)
+    colours = {"ito": "tab:red", "stratonovich": "tab:blue", "isothermal": "tab:green"}
+    for convention, (p_grid, p_exact) in curves.items():
+        axes[0].plot(centres, p_exact, "-", color=colours[convention], label=f"{convention}")
+        axes[0].plot(centres[::5], p_grid[::5], ".", color=colours[convention])
+    temperature = np.asarray(jax.vmap(jn.models.blowtorch(CENTRE, WIDTH, HEIGHT))(centres[:, None]))
+    axes[0].set(xlabel="x (length)", ylabel="stationary density p(x) (1 / length)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    axes[1].plot(centres, temperature, "k-")
+    axes[1].set(xlabel="x (length)", ylabel="temperature T(x) (energy, k_B = 1)")
+    axes[1].set_title("the hot spot", fontsize=9)
+    plot.save(fig, out_dir / f"{NAME}.png")
+
+
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
+    import jaxneq as jn
 
     from ._table import row, size, stage
 
@@ -123,22 +145,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         )
 
     say(0.95, "figure")
-    title = (
-        "Double well with a hot spot at x = 0.5: the Fokker–Planck grid (dots) lies on the "
-        "closed form p ~ T^(alpha-1) exp(-∫U'/T) (lines) for each convention; left-well "
-        "shares " + ", ".join(f"{c} {out[f'left_share_exact_{c}']:.3f}" for c in CONVENTIONS)
-    )
-    fig, axes = plot.panels(2, title=title)
-    colours = {"ito": "tab:red", "stratonovich": "tab:blue", "isothermal": "tab:green"}
-    for convention, (p_grid, p_exact) in curves.items():
-        axes[0].plot(centres, p_exact, "-", color=colours[convention], label=f"{convention}")
-        axes[0].plot(centres[::5], p_grid[::5], ".", color=colours[convention])
-    temperature = np.asarray(jax.vmap(jn.models.blowtorch(CENTRE, WIDTH, HEIGHT))(centres[:, None]))
-    axes[0].set(xlabel="x (length)", ylabel="stationary density p(x) (1 / length)")
-    axes[0].legend(fontsize=8, loc="upper left")
-    axes[1].plot(centres, temperature, "k-")
-    axes[1].set(xlabel="x (length)", ylabel="temperature T(x) (energy, k_B = 1)")
-    axes[1].set_title("the hot spot", fontsize=9)
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figure(out_dir, centres, curves, out)
     out["table"] = table
     return out

@@ -65,6 +65,8 @@ def _root_bwd(constraint, iterations, residuals, g):
 
 
 _root.defvjp(_root_fwd, _root_bwd)
+# compiled once per constraint function (and per shape), also when called eagerly
+_root_jit = jax.jit(_root, static_argnums=(0, 5))
 
 
 def scale_to_budget(
@@ -143,4 +145,4 @@ def scale_to_budget(
     shape = jax.eval_shape(constraint, params, lo).shape
     if shape != ():
         raise ValueError(f"`constraint(params, s)` must return a scalar, got shape {shape}")
-    return _root(constraint, params, budget, lo, hi, iterations)
+    return _root_jit(constraint, params, budget, lo, hi, iterations)

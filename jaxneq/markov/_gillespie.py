@@ -199,18 +199,18 @@ def _paths(rates, x0, keys, n_jumps):
     states = jnp.zeros((b, n_jumps + 1), jnp.int32).at[:, 0].set(x0)
     times = jnp.zeros((b, n_jumps + 1), dtype)
 
+    def jump(carry, variates):
+        x, t = carry
+        dwell, x, _, _ = sample(x, *variates)
+        t = t + dwell
+        return (x, t), (x, t)
+
     def body(carry, block, size):
         x, t, states, times = carry
-        exponential, uniform = jump_variates(keys, block, size, dtype)
-        xs, ts = [], []
-        for i in range(size):
-            dwell, x, _, _ = sample(x, exponential[i], uniform[i])
-            t = t + dwell
-            xs.append(x)
-            ts.append(t)
+        (x, t), (xs, ts) = jax.lax.scan(jump, (x, t), jump_variates(keys, block, size, dtype))
         at = (jnp.int32(0), 1 + block.astype(jnp.int32) * BLOCK)
-        states = jax.lax.dynamic_update_slice(states, jnp.stack(xs, 1), at)
-        times = jax.lax.dynamic_update_slice(times, jnp.stack(ts, 1), at)
+        states = jax.lax.dynamic_update_slice(states, xs.T, at)
+        times = jax.lax.dynamic_update_slice(times, ts.T, at)
         return x, t, states, times
 
     _, _, states, times = _blocks(n_jumps, body, (x0, jnp.zeros((b,), dtype), states, times))
@@ -317,14 +317,6 @@ def _add_at(total, index, value):
     return jax.vmap(lambda row, i, v: row.at[i].add(v))(total, index, value)
 
 
-def _tally(codes, valid, k: int):
-    """Integer counts `[b, k]` of the transition codes `[size, b]` where `valid`."""
-    counts = jnp.zeros((codes.shape[1], k), jnp.int32)
-    for code, ok in zip(codes, valid, strict=True):
-        counts = _add_at(counts, code, ok.astype(jnp.int32))
-    return counts
-
-
 def _count_size(rates, n):
     return rates.src.shape[0] if isinstance(rates, EdgeRates) else n * n
 
@@ -337,25 +329,25 @@ def _statistics(rates, x, occ, counts, jumps, total_time):
     return JumpStatistics(occ, counts.reshape(b, n, n), total_time, jumps, x)
 
 
-def _jump_block(sample, keys, block, size, dtype, x, t, occ, t_max=None):
-    """`size` jumps of every member; with `t_max`, jumps past it are not made (the dwell
-    is cut there). Returns the new state, time, occupation and the transition codes and
-    flags of the jumps made, `[size, b]` each."""
-    exponential, uniform = jump_variates(keys, block, size, dtype)
-    codes, made = [], []
-    for i in range(size):
-        dwell, y, code, moving = sample(x, exponential[i], uniform[i])
+def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
+    """`size` jumps of every member, folded into the occupation times and the integer
+    counts of this block; with `t_max`, jumps past it are not made (the dwell is cut)."""
+
+    def jump(carry, variates):
+        x, t, occ, tally = carry
+        dwell, y, code, moving = sample(x, *variates)
         if t_max is None:
             occ = _add_at(occ, x, dwell)
-            x, jumped = y, moving
+            x, made = y, moving
         else:
-            jumped = (t < t_max) & (t + dwell <= t_max)
+            made = (t < t_max) & (t + dwell <= t_max)
             occ = _add_at(occ, x, jnp.minimum(dwell, t_max - t))  # 0 once t = t_max
-            x = jnp.where(jumped, y, x)
+            x = jnp.where(made, y, x)
             t = jnp.minimum(t + dwell, t_max)
-        codes.append(code)
-        made.append(jumped)
-    return x, t, occ, jnp.stack(codes), jnp.stack(made)
+        return (x, t, occ, _add_at(tally, code, made.astype(jnp.int32))), None
+
+    carry, _ = jax.lax.scan(jump, carry, jump_variates(keys, block, size, dtype))
+    return carry
 
 
 def _statistics_run(rates, x0, keys, n_jumps=None, t_max=None):
@@ -370,9 +362,10 @@ def _statistics_run(rates, x0, keys, n_jumps=None, t_max=None):
 
     def body(carry, block, size):
         x, t, occ, counts, jumps = carry
-        x, t, occ, codes, made = _jump_block(sample, keys, block, size, dtype, x, t, occ, t_max)
-        counts = counts + _tally(codes, made, k).astype(dtype)
-        return x, t, occ, counts, jumps + jnp.sum(made, axis=0, dtype=jnp.int32)
+        tally = jnp.zeros((b, k), jnp.int32)
+        x, t, occ, tally = _jump_block(sample, keys, block, size, dtype, (x, t, occ, tally), t_max)
+        counts = counts + tally.astype(dtype)
+        return x, t, occ, counts, jumps + jnp.sum(tally, axis=1, dtype=jnp.int32)
 
     if t_max is None:
         x, _, occ, counts, jumps = _blocks(n_jumps, body, init)

@@ -36,7 +36,7 @@ def _search(table, lo, hi, u, n_iter: int):
         active = lo < hi
         return jnp.where(active & ~above, mid + 1, lo), jnp.where(active & above, mid, hi)
 
-    lo, _ = jax.lax.fori_loop(0, n_iter, body, (lo, hi), unroll=True)
+    lo, _ = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
     return lo
 
 
