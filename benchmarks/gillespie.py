@@ -11,8 +11,11 @@ trajectories of 1000 jumps each (`--quick`), float64 rates, one JAX key per ense
 - `numpy_ssa`: the whole ensemble advanced jump by jump as NumPy arrays (cumulative rate
   table, one exponential and one uniform per member and jump), storing states and times:
   the ten-line loop a practitioner would write;
-- `gillespy2` (optional): GillesPy2's SSA solver on the same chain written as 8 species
-  with mass-action reactions (the state is a single molecule), one trajectory per run.
+- `gillespy2` (optional, `pip install gillespy2`): GillesPy2's SSA solver on the same chain
+  written as 8 species with mass-action reactions (the state is a single molecule), one
+  trajectory of about 1000 jumps per run; its C++ solver (`SSACSolver`) when it builds, else
+  its NumPy solver. The C++ solver runs in a child process, so only its wall time is
+  compared (`ratio_vs_gillespy2`); skipped with a note when GillesPy2 is missing.
 
 Throughput is million jumps per second (members x jumps / wall time, and per process
 CPU-second: XLA may use both cores where NumPy uses one). All cases are timed
@@ -181,6 +184,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="best of this many rounds")
     parser.add_argument("--peak-bandwidth-gbs", type=float, help="device bandwidth for --full")
     parser.add_argument("--json", help="also write the JSON object to this path")
+    parser.add_argument("--note", help="a note on the machine (e.g. other jobs running)")
     args = parser.parse_args(argv)
 
     import jax
@@ -195,7 +199,7 @@ def main(argv=None):
         "n_jumps": n_jumps,
         "machine": machine_info(),
         "throughput_mjumps_per_s": {},
-        "notes": [],
+        "notes": [args.note] if args.note else [],
     }
     for b in sizes:
         cases = runners(rates, b, n_jumps)

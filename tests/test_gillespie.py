@@ -400,3 +400,66 @@ def test_gillespie_float32_smoke():
     assert batch.occupation_time.dtype == jnp.float32
     sigma = batch.entropy_production_rate(r32)
     assert sigma.shape == (2,) and sigma.dtype == jnp.float32 and np.all(np.isfinite(sigma))
+
+
+# --------------------------------------------------------------------------------------------
+# Random numbers: Philox4x32-10 counter mode
+# --------------------------------------------------------------------------------------------
+
+
+def test_philox_matches_the_known_answers_of_random123():
+    # known-answer vectors of Random123's kat_vectors (philox4x32, 10 rounds):
+    # counter (4 words), key (2 words) -> output (4 words)
+    from jaxneq.markov._gillespie_random import philox4x32
+
+    cases = [
+        ([0, 0, 0, 0], [0, 0], [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]),
+        ([0xFFFFFFFF] * 4, [0xFFFFFFFF] * 2, [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]),
+        (
+            [0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344],
+            [0xA4093822, 0x299F31D0],
+            [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1],
+        ),
+    ]
+    for counter, key, expected in cases:
+        words = philox4x32(
+            [jnp.uint32(c) for c in counter], [jnp.uint32(k) for k in key], rounds=10
+        )
+        assert [int(w) for w in words] == expected
+
+
+def test_float64_logarithm_is_within_one_ulp_of_numpy():
+    from jaxneq.markov._gillespie_random import log64
+
+    grid = 2.0**-52
+    x = np.concatenate(
+        [
+            np.random.default_rng(0).random(100_000),
+            1.0 - np.arange(2**14) * grid,  # near 1, where -log(1 - v) is smallest
+            np.arange(1, 2**14) * grid,  # the smallest values 1 - v can take
+        ]
+    )
+    x = x[x > 0]
+    reference = np.log(x)
+    got = np.asarray(log64(jnp.asarray(x)))
+    ulp = np.spacing(np.abs(reference))
+    assert np.all(np.abs(got - reference) <= np.where(reference == 0, 0.0, ulp))
+
+
+def test_jump_numbers_do_not_depend_on_the_run_length_or_block_boundaries():
+    # jump j draws from Philox counter j: a shorter run is a prefix of a longer one, for
+    # lengths that end inside, at, and across blocks of 16 jumps; the statistics to t_max
+    # (drawn in whole blocks) are those of the path cut at t_max
+    rates = jnp.asarray(REVERSIBLE)
+    x0s, key = jnp.array([0, 3]), jr.key(31)
+    long = jn.markov.gillespie(rates, x0s, key=key, n_jumps=100)
+    for n_jumps in (1, 15, 16, 17, 40):
+        short = jn.markov.gillespie(rates, x0s, key=key, n_jumps=n_jumps)
+        np.testing.assert_array_equal(short.states, long.states[:, : n_jumps + 1])
+        np.testing.assert_array_equal(short.times, long.times[:, : n_jumps + 1])
+    t_max = float(np.min(long.times[:, -1])) * 0.9
+    stats = jn.markov.gillespie_statistics(rates, x0s, key=key, t_max=t_max)
+    for i in range(2):
+        made = int(np.sum(np.asarray(long.times[i, 1:]) <= t_max))
+        assert int(stats.n_jumps[i]) == made
+        assert int(stats.final_state[i]) == int(long.states[i, made])

@@ -171,6 +171,8 @@ def _check_temperature_fields(ns):
     assert exact["ito"] < exact["stratonovich"] - 0.05 < exact["isothermal"] - 0.1
     x = np.asarray(ns["grid"].axes[0], np.float64)
     for convention, value in exact.items():
+        # the library's quadrature of the closed form, to the accuracy of scipy's quad
+        assert abs(ns["exact_share"][convention] - value) < 1e-8
         # second-order grid (h = 0.02): the share to well below 1e-3
         assert abs(ns["grid_share"][convention] - value) < 1e-3
         # each member's time share is one independent sample (they start in the steady state);
@@ -300,7 +302,7 @@ def _check_scaling_out(ns):
     # four devices in a fresh process: bitwise the single-device numbers, sharded over all four
     assert int(ns["four"]["devices_holding_x"]) == 4
     for name in ("x", "x2"):
-        np.testing.assert_array_equal(ns["four"][name], np.asarray(ns["single"][name]))
+        np.testing.assert_array_equal(ns["four"][name], np.asarray(ns["cpu_single"][name]))
         np.testing.assert_array_equal(np.asarray(ns["here"][name]), np.asarray(ns["single"][name]))
     assert ns["bitwise_here"] is True and ns["bitwise_four"] is True
     # the physics survives: the Euler-Maruyama chain's variance T / (k (1 - k dt / 2))

@@ -71,6 +71,29 @@ def test_plug_in_entropy_production_converges_to_the_schnakenberg_rate(ring_stat
     assert_within_stderr(result.value, result.stderr, jn.markov.entropy_production_rate(rates))
 
 
+def test_plug_in_entropy_production_without_rates_pools_the_count_formula_over_runs(
+    ring_statistics,
+):
+    # the counts-only estimate of each run, recomputed here from the jump counts with NumPy:
+    # sigma_r = (1 / 2 T_r) sum_{i != j, N_ij N_ji > 0} (N_ij - N_ji) ln(N_ij / N_ji), pooled
+    # with weights T_r; the standard error of the ratio estimator over independent runs
+    _, stats = ring_statistics
+    counts, durations = np.asarray(stats.jump_counts), np.asarray(stats.total_time)
+    reverse = np.swapaxes(counts, 1, 2)
+    seen = (counts > 0) & (reverse > 0)
+    ratio = np.log(np.where(seen, counts, 1.0) / np.where(seen, reverse, 1.0))
+    per_run = 0.5 * np.sum(np.where(seen, (counts - reverse) * ratio, 0.0), axis=(1, 2))
+    per_run /= durations
+    value = np.sum(durations * per_run) / np.sum(durations)
+    b = len(per_run)
+    residual = durations * (per_run - value)
+    stderr = np.sqrt(b / (b - 1) * np.sum(residual**2)) / np.sum(durations)
+    result = jn.thermo.plug_in_entropy_production(stats)
+    np.testing.assert_allclose(result.value, value, rtol=1e-12)
+    np.testing.assert_allclose(result.stderr, stderr, rtol=1e-12)
+    np.testing.assert_allclose(stats.entropy_production_rate(), per_run, rtol=1e-12, atol=1e-15)
+
+
 def test_plug_in_entropy_production_is_zero_for_a_detailed_balance_chain():
     # same shapes as the ring (3 states, 2000 runs): the compiled simulation is reused
     energy = jnp.array([0.0, 1.0, 0.5])

@@ -142,7 +142,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     say(0.5, "2D: Adam and a brute-force scan with a heat budget and a rotational force")
 
     # 2D: bounded x position, fixed heat budget, rotational drive
-    grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), size(quick, full, (20, 12), (60, 36), (60, 36)))
+    grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), size(quick, full, (20, 12), (40, 24), (60, 36)))
     raw, path2, _ = _adam_path(
         lambda r: -_left_share_2d(r, grid2),
         jnp.array([0.3, 0.2]),
@@ -152,11 +152,15 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     # brute force in 2D: the rotation breaks the y -> -y symmetry, so scan both coordinates
     sx, sy = jnp.linspace(-1.5, 1.5, 31), jnp.linspace(-0.6, 0.6, 13)
     cx, cy = (a.reshape(-1) for a in jnp.meshgrid(sx, sy, indexing="ij"))
+    # vmap in batches (lax.map): a dense LU per centre, so memory grows with the batch
+    # (403 centres at once on the 60 x 36 grid took 19 GB)
     shares2 = jax.jit(
-        jax.vmap(
-            lambda a, b: _left_share_2d(
-                jnp.stack([jn.fokker_planck.unbounded(a, -1.5, 1.5), b]), grid2
-            )
+        lambda a, b: jax.lax.map(
+            lambda ab: _left_share_2d(
+                jnp.stack([jn.fokker_planck.unbounded(ab[0], -1.5, 1.5), ab[1]]), grid2
+            ),
+            (a, b),
+            batch_size=16,
         )
     )(cx, cy)
     best2 = int(jnp.argmax(shares2))

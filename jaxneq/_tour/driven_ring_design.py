@@ -8,7 +8,11 @@ the budget (`jaxneq.fokker_planck.scale_to_budget`: bisection, gradient by the i
 function theorem), so the constraint holds to solver precision at every optimiser step and
 optax Adam moves $w$ freely. The optimum is compared with scipy's SLSQP run on the same
 physics with the budget as an explicit equality constraint, and with the uniform drive at
-the same budget. This module only runs the optimisation and plots it.
+the same budget. In linear response the cycle current depends on the total affinity
+$\sum_i f_i$ alone, so where the drive acts matters only through the nonlinear response:
+the gain over the uniform drive is small (0.4 % at this budget), and the demo shows how
+precisely the constrained optimum is found, not a large effect. This module only runs the
+optimisation and plots it.
 
 Reference: J. Schnakenberg, Rev. Mod. Phys. 48, 571 (1976); J. Nocedal and S. J. Wright,
 *Numerical Optimization* (2006), §15.3 and §18 (SLSQP).
@@ -138,7 +142,8 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
         ax=left,
         ylabel="cycle current J",
     )
-    left.plot(np.arange(len(eps)), currents[0] * eps / BUDGET, "C2:", label="sigma / budget x J(0)")
+    deviation = float(np.max(np.abs(eps - BUDGET)))
+    left.set_title(f"sigma = {BUDGET} at every step (max deviation {deviation:.0e})", fontsize=9)
     left.legend(fontsize=8)
     edges = np.arange(4)
     right.bar(edges - 0.2, drive, 0.4, label="Adam + scale_to_budget")
@@ -155,7 +160,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
         "drive_adam": [float(v) for v in drive],
         "drive_slsqp": [float(v) for v in f_ref],
         "entropy_production_adam": ep_adam,
-        "entropy_production_max_deviation_along_path": float(np.max(np.abs(eps - BUDGET))),
+        "entropy_production_max_deviation_along_path": deviation,
         "budget": BUDGET,
         "table": [
             _row("cycle current, uniform drive", j_uniform, None, "at the budget", "1 / time"),

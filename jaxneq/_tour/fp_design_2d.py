@@ -88,15 +88,16 @@ def _band_current(J, grid):
     return jnp.sum(0.5 * (J[half:, k - 1, 1] + J[half:, k, 1])) * grid.spacing[0]
 
 
-def langevin_turns(centre, grid, quick):
+def langevin_turns(centre, grid, batches, members, t_end):
     """Binned Langevin estimate of the current through the cut: (mean, stderr) over
-    batches, Richardson-extrapolated from dt and dt/2 (Euler–Maruyama's O(dt) bias)."""
+    `batches` independent ensembles of `members`, each run for a time `t_end` from the
+    grid's steady state, Richardson-extrapolated from dt and dt/2 (Euler–Maruyama's O(dt)
+    bias, large where the hot spot is sharp)."""
     import jaxneq as jn
 
     fp = jn.fokker_planck
     s = system(centre)
     p = fp.stationary_density(s, grid, method="lu" if grid.n_cells <= 1024 else "auto")
-    batches, members, t_end = (4, 128, 4.0) if quick else (8, 1024, 40.0)
     k1, k2, k3 = jr.split(jr.PRNGKey(7), 3)
     n = batches * members
     cells = jr.choice(k1, grid.n_cells, (n,), p=(p * grid.volume).reshape(-1))
@@ -161,10 +162,18 @@ def _figure(out_dir, grid, results, paths, scan):
         ax.plot([0, float(grid.upper[0])], [0, 0], "w--", lw=1)
     for key, style in (("max", "c.-"), ("min", "y.-")):
         axes[1 if key == "max" else 2].plot(*paths[key].T, style, ms=2, lw=1)
+    from matplotlib.colors import TwoSlopeNorm
+
     values, _, shares = scan
     ax = axes[3]
+    norm = TwoSlopeNorm(0.0, min(float(shares.min()), -1e-12), max(float(shares.max()), 1e-12))
     mesh = ax.pcolormesh(
-        values, values, shares.reshape(len(values), len(values)).T, cmap="coolwarm", shading="auto"
+        values,
+        values,
+        shares.reshape(len(values), len(values)).T,
+        cmap="coolwarm",
+        norm=norm,
+        shading="auto",
     )
     fig.colorbar(mesh, ax=ax, label="turns per unit time")
     for key, style in (("max", "k.-"), ("min", "g.-")):
@@ -231,7 +240,8 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
         )
     )
     report(0.6, "Langevin ensemble at the optimum")
-    sim, sim_se = langevin_turns(jnp.asarray(results["max"]), grid, quick)
+    size = (4, 256, 8.0) if quick else (8, 1024, 40.0)
+    sim, sim_se = langevin_turns(jnp.asarray(results["max"]), grid, *size)
     report(0.9, "figures")
     paths = {
         "max": np.asarray(jax.vmap(centre_of)(jnp.asarray(path_max))),

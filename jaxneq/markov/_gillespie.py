@@ -158,6 +158,10 @@ def gillespie(rates: Rates, x0: ArrayLike, *, key: PRNGKeyArray, n_jumps: int) -
       the batch size, its layout or its sharding over devices and hosts.
     - `n_jumps`: number of jumps, a static Python int.
 
+    Random numbers: jump `j` of a run takes its dwell time and next state from one block of
+    Philox4x32-10 with counter `j` under the run's key (see `_gillespie_random`), so a run of
+    `n` jumps is exactly the first `n` jumps of a longer run with the same key.
+
     **Returns:** a `JumpTrajectory` with `.states` (int `[n_jumps + 1]`) and `.times`
     (`[n_jumps + 1]`, dtype of the rates, `times[0] = 0`); `[b, n_jumps + 1]` each for a
     batch of initial states. A batched `x0` sharded over devices (`jax.sharding`, one host
@@ -330,11 +334,12 @@ def _statistics(rates, x, occ, counts, jumps, total_time):
 
 
 def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
-    """`size` jumps of every member, folded into the occupation times and the integer
-    counts of this block; with `t_max`, jumps past it are not made (the dwell is cut)."""
+    """`size` jumps of every member, folded into the occupation times (in jump order), and
+    the integer counts of this block's transitions (one batched scatter-add); with `t_max`,
+    jumps past it are not made (the dwell is cut there)."""
 
     def jump(carry, variates):
-        x, t, occ, tally = carry
+        x, t, occ = carry
         dwell, y, code, moving = sample(x, *variates)
         if t_max is None:
             occ = _add_at(occ, x, dwell)
@@ -344,10 +349,14 @@ def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
             occ = _add_at(occ, x, jnp.minimum(dwell, t_max - t))  # 0 once t = t_max
             x = jnp.where(made, y, x)
             t = jnp.minimum(t + dwell, t_max)
-        return (x, t, occ, _add_at(tally, code, made.astype(jnp.int32))), None
+        return (x, t, occ), (jnp.where(made, code, 0), made)
 
-    carry, _ = jax.lax.scan(jump, carry, jump_variates(keys, block, size, dtype))
-    return carry
+    x, t, occ, tally = carry
+    (x, t, occ), (codes, made) = jax.lax.scan(
+        jump, (x, t, occ), jump_variates(keys, block, size, dtype)
+    )
+    add = jax.vmap(lambda row, c, v: row.at[c].add(v, mode="promise_in_bounds"))
+    return x, t, occ, add(tally, codes.T, made.T.astype(jnp.int32))
 
 
 def _statistics_run(rates, x0, keys, n_jumps=None, t_max=None):

@@ -1,8 +1,11 @@
 r"""Entropy production rate of a Markov jump process from its jump statistics (units: k_B = 1).
 
-The counting itself (occupation times, jump counts, the per-run estimators) lives in
-`jaxneq.markov.JumpStatistics`; this module turns an ensemble of runs into an estimate with a
-standard error, the shape every estimator of `jaxneq.thermo` returns.
+One home for the arithmetic: the per-run estimate (medium entropy flow with the rates, the
+plug-in estimate from the counts alone without) is computed ONLY by
+`jaxneq.markov.JumpStatistics.entropy_production_rate` (in `jaxneq/markov/_gillespie_statistics.py`:
+the markov layer sits below thermo and cannot import it, so the formula lives there, once).
+This module calls it through markov's public API and adds only what thermo's estimators add:
+the pooling of an ensemble of runs into a value with a standard error (`Estimate`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from ._results import Estimate
 def plug_in_entropy_production(statistics, rates=None) -> Estimate:
     r"""Entropy production rate of a stationary jump process from an ensemble of runs.
 
-    Each run of `jn.markov.gillespie_statistics` gives an estimate (see
-    `JumpStatistics.entropy_production_rate`): with `rates`, the medium entropy flow
+    Each run of `jn.markov.gillespie_statistics` gives an estimate, computed by
+    `JumpStatistics.entropy_production_rate` (its one home): with `rates`, the medium entropy flow
     $\hat\sigma = T^{-1} \sum_{i \ne j} N_{ij} \ln(r_{ij}/r_{ji})$, unbiased in a stationary
     run; without, the plug-in estimate $\tfrac{1}{2T}\sum_{i \ne j} (N_{ij} - N_{ji})
     \ln(N_{ij}/N_{ji})$ from the counts alone, which converges to the Schnakenberg rate as
