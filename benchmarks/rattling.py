@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import time
 
 import jax
@@ -86,6 +88,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     out = {"device": jax.devices()[0].platform, "jax": jax.__version__}
+    out["machine"] = {  # the ratios move with other work on the machine
+        "name": f"{os.cpu_count()}-core {platform.machine()} CPU",
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min_before": os.getloadavg()[0],
+    }
 
     # ---- from_trajectories against NumPy
     b = args.members
@@ -146,6 +154,7 @@ def main(argv=None):
     out["sweep_scipy_loop_s"] = t_loop
     out["sweep_max_abs_diff_gamma"] = float(np.max(np.abs(np.asarray(res[0]) - loop[:, 0])))
     out["sweep_speedup_4096x32"] = t_loop / t_sweep
+    out["machine"]["load_average_1min_after"] = os.getloadavg()[0]
     print(json.dumps(out, indent=1))
 
 

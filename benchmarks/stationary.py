@@ -260,6 +260,7 @@ def main():
             "krylov_n65536": krylov_info,
         },
         "machine": {
+            "name": f"{os.cpu_count()}-core {platform.machine()} CPU",
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "jax_backend": jax.default_backend(),

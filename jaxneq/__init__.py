@@ -16,6 +16,8 @@ Sub-packages:
 - `jaxneq.rattling`: rattling from diffusion tensors, rates and trajectories; `fit_gamma`.
 - `jaxneq.thermo`: free energies (Jarzynski, BAR, MBAR, Crooks) and TUR/EP estimators.
 - `jaxneq.models`: canonical systems (four-state blowtorch chain, two-temperature pair, ...).
+- `jaxneq.plot`: matplotlib figures of densities, currents, estimates (the `plot` extra;
+  matplotlib loads on first use).
 """
 
 from . import (
@@ -24,6 +26,7 @@ from . import (
     markov as markov,
     models as models,
     observables as observables,
+    plot as plot,
     rattling as rattling,
     thermo as thermo,
 )

@@ -99,6 +99,7 @@ def test_current_at_budget_gradient_matches_central_differences():
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_ring_design_reaches_the_slsqp_optimum_with_the_budget_held_exactly():
     optimiser = optax.adam(0.1)
 
@@ -168,6 +169,7 @@ def test_cross_section_current_rejects_an_index_outside_the_grid():
 SMALL = fp.Grid(-demo_2d.HALF, demo_2d.HALF, (12, 12))
 
 
+@pytest.mark.slow
 def test_turning_current_gradient_in_the_hot_spot_centre_matches_central_differences():
     c = jnp.array([0.6, -0.4])
     grad = jax.grad(lambda c: demo_2d.turns(c, SMALL))(c)

@@ -339,6 +339,24 @@ def test_vmap_over_small_chains_mixing_irreducible_and_transient_ones(n):
     np.testing.assert_allclose(p_mixed[rest], p_clean[rest], rtol=1e-12)
 
 
+@pytest.mark.slow
+def test_vmap_over_a_large_batch_of_20_state_chains_takes_the_unrolled_path_exactly():
+    # Batches of >= GTH_VMAP_UNROLL_MIN_BATCH chains of 17..32 states are unrolled too
+    # (compiles for ~15 s, hence slow); the transient-state fallback must still hold.
+    n, batch = 20, stationary_module.GTH_VMAP_UNROLL_MIN_BATCH
+    assert stationary_module._unroll_under_vmap(n, batch)
+    rates = np.stack([random_rates(600 + k, n, density=0.3) for k in range(batch)])
+    odd = [1, 700]
+    rates[odd, :6, 6:] = 0.0  # states >= 6 transient, {0..5} closed (ring 0 -> ... -> 5 -> 0)
+    rates[odd, 5, 0] = 1.0
+    p = np.asarray(jax.jit(jax.vmap(stationary))(jnp.asarray(rates)))
+    for k in (0, 1, 700, batch - 1):
+        reference = np.zeros(n)
+        closed = slice(0, 6) if k in odd else slice(0, n)
+        reference[closed] = scipy_stationary(rates[k][closed, closed])
+        np.testing.assert_allclose(p[k], reference, rtol=1e-10, atol=0)
+
+
 def test_vmap_of_grad_matches_grad_one_by_one():
     batch = jnp.asarray(np.stack([random_rates(200 + k, N) for k in range(8)]))
 

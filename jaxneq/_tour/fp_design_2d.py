@@ -61,20 +61,18 @@ def centre_of(raw):
     return jn.fokker_planck.bounded(raw, -BOUND, BOUND)
 
 
-def _adam_path(loss, x0, n_steps, learning_rate):
+def _adam_path(value_and_grad, x0, n_steps, learning_rate, sign):
+    """Adam on `sign * objective` (one compiled `value_and_grad`, shared by both designs);
+    returns the final parameters, the path and the objective along it."""
     import optax
 
     optimiser = optax.adam(learning_rate)
-
-    @jax.jit
-    def step(x, state):
-        value, grad = jax.value_and_grad(loss)(x)
-        updates, state = optimiser.update(grad, state, x)
-        return optax.apply_updates(x, updates), state, value
-
+    update = jax.jit(optimiser.update)
     x, state, path, values = x0, optimiser.init(x0), [np.asarray(x0)], []
     for _ in range(n_steps):
-        x, state, value = step(x, state)
+        value, grad = value_and_grad(x)
+        updates, state = update(sign * grad, state, x)
+        x = optax.apply_updates(x, updates)
         path.append(np.asarray(x))
         values.append(float(value))
     return x, np.stack(path), np.asarray(values)
@@ -204,9 +202,10 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
     raw0 = fp.unbounded(jnp.asarray(START), -BOUND, BOUND)
     steps = 30 if quick else 120
     report(0.0, "Adam: maximise the turning current")
-    raw_max, path_max, _ = _adam_path(lambda r: -turns(centre_of(r), grid), raw0, steps, 0.15)
+    objective = jax.jit(jax.value_and_grad(lambda r: turns(centre_of(r), grid)))
+    raw_max, path_max, _ = _adam_path(objective, raw0, steps, 0.15, -1.0)
     report(0.25, "Adam: reverse the turning current")
-    raw_min, path_min, _ = _adam_path(lambda r: turns(centre_of(r), grid), raw0, steps, 0.15)
+    raw_min, path_min, _ = _adam_path(objective, raw0, steps, 0.15, 1.0)
     report(0.45, "brute-force scan of hot-spot centres")
     scan = _scan(grid, 7 if quick else 21)
     values, centres, shares = scan

@@ -39,20 +39,37 @@ _M0, _M1 = np.uint32(0xD2511F53), np.uint32(0xCD9E8D57)
 _W0, _W1 = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
 
 
-def philox4x32(counter, key, rounds: int = 10):
-    """Philox4x32-`rounds` of four uint32 counter words and two uint32 key words (arrays
-    that broadcast together); returns the four output words."""
-    c0, c1, c2, c3 = counter
+_LOW = np.uint64(0xFFFFFFFF)
+
+
+def _philox_packed(words, key, rounds: int = 10):
+    """Philox4x32 on the counter packed in two uint64 words `(c0 | c1 << 32, c2 | c3 << 32)`
+    with the key words `(k0, k1)` as uint64; returns the output packed the same way.
+
+    Packed, each output word depends on one multiply per round: XLA fuses each output into
+    its own loop and recomputes what they share, so four uint32 outputs cost about twice.
+    """
+    a, b = words
     k0, k1 = key
     for r in range(rounds):
         if r:
-            k0, k1 = k0 + _W0, k1 + _W1
-        p0 = c0.astype(jnp.uint64) * jnp.uint64(_M0)
-        p1 = c2.astype(jnp.uint64) * jnp.uint64(_M1)
-        hi0, lo0 = (p0 >> 32).astype(jnp.uint32), p0.astype(jnp.uint32)
-        hi1, lo1 = (p1 >> 32).astype(jnp.uint32), p1.astype(jnp.uint32)
-        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
-    return c0, c1, c2, c3
+            k0, k1 = (k0 + np.uint64(_W0)) & _LOW, (k1 + np.uint64(_W1)) & _LOW
+        p0 = (a & _LOW) * np.uint64(_M0)
+        p1 = (b & _LOW) * np.uint64(_M1)
+        a, b = (
+            ((p1 >> 32) ^ (a >> 32) ^ k0) | (p1 << 32),
+            ((p0 >> 32) ^ (b >> 32) ^ k1) | (p0 << 32),
+        )
+    return a, b
+
+
+def philox4x32(counter, key, rounds: int = 10):
+    """Philox4x32-`rounds` of four uint32 counter words and two uint32 key words (arrays
+    that broadcast together); returns the four output words."""
+    c0, c1, c2, c3 = (jnp.asarray(c, jnp.uint32).astype(jnp.uint64) for c in counter)
+    k0, k1 = (jnp.asarray(k, jnp.uint32).astype(jnp.uint64) for k in key)
+    a, b = _philox_packed((c0 | (c1 << 32), c2 | (c3 << 32)), (k0, k1), rounds)
+    return tuple(w.astype(jnp.uint32) for w in (a & _LOW, a >> 32, b & _LOW, b >> 32))
 
 
 def run_key(key) -> UInt32[Array, "2"]:
@@ -60,9 +77,10 @@ def run_key(key) -> UInt32[Array, "2"]:
     return jr.bits(key, (2,), jnp.uint32)
 
 
-def _unit64(hi, lo):
-    """[0, 1) from the 52 high bits of `hi << 32 | lo` (exact float64 multiples of 2^-52)."""
-    bits = ((hi.astype(jnp.uint64) << 32) | lo.astype(jnp.uint64)) >> 12
+def _unit64(word):
+    """[0, 1) from the 52 high bits of `c_first << 32 | c_second` for a packed `word`
+    `c_first | c_second << 32` (exact float64 multiples of 2^-52)."""
+    bits = (((word & _LOW) << 32) | (word >> 32)) >> 12
     one_two = jax.lax.bitcast_convert_type(bits | jnp.uint64(0x3FF0000000000000), jnp.float64)
     return one_two - 1.0
 
@@ -107,11 +125,12 @@ def jump_variates(keys: UInt32[Array, "b 2"], block, size: int, dtype):
     run, each `[size, b]` in `dtype` (`block`: a uint32 scalar, may be traced)."""
     block = jnp.asarray(block, jnp.uint32)
     i = jnp.arange(size, dtype=jnp.uint32)[:, None]
-    lo = (block << BLOCK_BITS) + i + jnp.zeros_like(keys[:, 0])
-    hi = jnp.broadcast_to(block >> (32 - BLOCK_BITS), lo.shape)
-    zero = jnp.zeros_like(lo)
-    c0, c1, c2, c3 = philox4x32((lo, hi, zero, zero), (keys[:, 0], keys[:, 1]))
+    lo = ((block << BLOCK_BITS) + i + jnp.zeros_like(keys[:, 0])).astype(jnp.uint64)
+    hi = (block >> (32 - BLOCK_BITS)).astype(jnp.uint64)
+    key = (keys[:, 0].astype(jnp.uint64), keys[:, 1].astype(jnp.uint64))
+    a, b = _philox_packed((lo | (hi << 32), jnp.zeros_like(lo)), key)
     if jnp.dtype(dtype) == jnp.float64:
-        return -log64(1.0 - _unit64(c0, c1)), _unit64(c2, c3)
-    exponential = -jnp.log(1.0 - _unit32(c0))
-    return exponential.astype(dtype), _unit32(c2).astype(dtype)
+        return -log64(1.0 - _unit64(a)), _unit64(b)
+    first, third = (a & _LOW).astype(jnp.uint32), (b & _LOW).astype(jnp.uint32)
+    exponential = -jnp.log(1.0 - _unit32(first))
+    return exponential.astype(dtype), _unit32(third).astype(dtype)
