@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import os
 import pathlib
@@ -63,14 +62,8 @@ class _Progress:
 
 
 def _run_one(module, out_dir: pathlib.Path, quick: bool, full: bool, progress) -> dict:
-    """Call a demo's `run`, passing `progress` and `full` only if it takes them."""
-    parameters = inspect.signature(module.run).parameters
-    kwargs = {}
-    if "progress" in parameters:
-        kwargs["progress"] = progress
-    if full and "full" in parameters:
-        kwargs["full"] = True
-    return module.run(out_dir, quick, **kwargs)
+    """Call a demo's `run` with the protocol's keywords (see `jaxneq._tour`)."""
+    return module.run(out_dir, quick, progress=progress, full=full)
 
 
 def _report(name: str, result, out_dir: pathlib.Path, seconds: float) -> None:

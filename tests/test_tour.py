@@ -9,6 +9,7 @@ chain at the demo's dt), and the accuracy GTH promises, entrywise relative error
 """
 
 import importlib
+import inspect
 import json
 
 import numpy as np
@@ -62,7 +63,8 @@ def test_every_demo_has_a_test_file_that_checks_its_numbers():
     import pathlib
 
     tests = pathlib.Path(__file__).parent
-    others = " ".join(p.read_text() for p in tests.glob("test_tour_*.py"))
+    files = [*tests.glob("test_tour_*.py"), tests / "test_fp_design.py"]
+    others = " ".join(p.read_text() for p in files)
     for name in DEMOS:
         assert name in CHECKED_HERE or f'"{name}"' in others or f"{name}." in others, name
 
@@ -73,6 +75,18 @@ def test_every_demo_module_follows_the_protocol():
         assert module.NAME == name
         assert isinstance(module.TITLE, str) and module.TITLE
         assert callable(module.run)
+        # the command passes these keywords to every demo (no signature sniffing there)
+        params = inspect.signature(module.run).parameters
+        assert {"progress", "full"} <= set(params), name
+
+
+def test_demos_run_in_readme_order():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    table = re.findall(r"^\| `([a-z_0-9]+)` \|", readme, flags=re.M)
+    assert table == DEMOS
 
 
 def test_every_demo_writes_its_figure_and_its_numbers(tour):

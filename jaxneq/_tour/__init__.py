@@ -3,15 +3,16 @@
 Each demo is a module in this package with
 
 - `NAME` (str, the module name) and `TITLE` (str, one line);
-- `run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict`, which prints nothing,
+- `run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict`,
+  which prints nothing,
   writes its figures into `out_dir` (`f"{NAME}.png"`, or `f"{NAME}_*.png"` for several),
   plots only through `jaxneq.plot`, and returns the numbers worth keeping.
 
 `progress`, when given, is a callable `progress(fraction: float, message: str)` that a
 demo calls between its stages (fraction in [0, 1], non-decreasing, 1.0 when done) so that
 the command can show a progress display for anything that takes more than a few seconds.
-A demo may also take a keyword `full: bool = False` (`jaxneq tour --full`: ensemble sizes
-for a GPU); the command passes `progress` and `full` only to a `run` that accepts them.
+`full=True` (`jaxneq tour --full`) asks for the ensemble sizes of a GPU; a demo without
+larger sizes runs its default ones. The command always passes both keywords.
 `jaxneq._tour._table` has `row(...)` (one table row from JAX/NumPy scalars), `stage(progress)`
 (a no-op when None) and `size(quick, full, quick_value, default_value, full_value)`.
 
@@ -32,12 +33,17 @@ Register a new demo by adding its module name to `DEMOS`, in README order.
 
 DEMOS: list[str] = [
     "blowtorch_chain",
-    "hot_cold",
+    "double_well_conventions",
     "inverse_design",
+    "blowtorch_design",
+    "fp_design_2d",
+    "driven_ring_design",
     "two_temperature",
+    "hot_cold",
+    "ratchet",
     "rattling_fit",
     "rattling_typicality",
     "rattling_design",
+    "bit_erasure",
     "minimum_work",
-    "blowtorch_design",
 ]

@@ -120,7 +120,7 @@ def _row(quantity, measured, reference, label, unit):
     }
 
 
-def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq.plot as jplot
 
     report = progress or (lambda fraction, message: None)

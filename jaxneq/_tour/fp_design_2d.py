@@ -192,7 +192,7 @@ def _row(quantity, measured, reference, label, stderr=None, unit="turns / time")
     }
 
 
-def run(out_dir: pathlib.Path, quick: bool, progress=None) -> dict:
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
     fp = jn.fokker_planck

@@ -355,7 +355,9 @@ def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
     (x, t, occ), (codes, made) = jax.lax.scan(
         jump, (x, t, occ), jump_variates(keys, block, size, dtype)
     )
-    add = jax.vmap(lambda row, c, v: row.at[c].add(v, mode="promise_in_bounds"))
+    if tally.shape[1] == 0:  # an edge list without edges: nothing to count
+        return x, t, occ, tally
+    add = jax.vmap(lambda row, c, v: row.at[c].add(v, mode="drop"))
     return x, t, occ, add(tally, codes.T, made.T.astype(jnp.int32))
 
 
