@@ -60,7 +60,7 @@ def test_current_vanishes_at_phase_zero_and_uniform_temperature(numbers):
 
 
 def test_grid_velocity_agrees_with_the_closed_form_to_second_order(numbers):
-    # Scharfetter–Gummel is O(h^2) (tests/test_thermo_one_dimensional.py measures the
+    # Scharfetter–Gummel is O(h^2) (tests/test_fokker_planck_closed_form.py measures the
     # ratio 4 under halving); h^2 = 2.5e-5 bounds the error with a constant of 1
     h = 1 / numbers["cells"]
     for i in (0, 2):

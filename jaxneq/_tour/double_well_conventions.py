@@ -8,7 +8,7 @@ physical small-mass limit at constant friction) pushes probability out of the ho
 Stratonovich ($1/2$) less, and the isothermal/anti-Ito/Hänggi convention ($1$) not at all
 through the prefactor. For each convention the demo compares the Fokker–Planck grid
 (`jaxneq.fokker_planck.stationary_density`, Scharfetter–Gummel, second order in the spacing)
-with the closed form by quadrature (`jaxneq.thermo.stationary_state_1d`), and the left
+with the closed form by quadrature (`jaxneq.fokker_planck.stationary_state_1d`), and the left
 well's share from both; a Langevin ensemble (Euler–Maruyama, which carries the convention's
 drift $\alpha\,\partial_x(\mu T)$) measures the left share within its standard error (Ito
 only with `--quick`; all three otherwise). The Langevin numbers carry the O(dt) time-step
@@ -99,7 +99,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         p_grid = np.asarray(jn.fokker_planck.stationary_density(system, grid))
         left_grid = float(jn.fokker_planck.region_probability(p_grid, grid, lambda x: x[0] < 0))
         # the closed form at the cell centres (odd points of a grid twice as fine) and at x = 0
-        exact = jn.thermo.stationary_state_1d(system, LOWER, UPPER, 2 * n_cells)
+        exact = jn.fokker_planck.stationary_state_1d(system, LOWER, UPPER, 2 * n_cells)
         p_exact = np.asarray(exact.density)[1::2]
         left_exact = float(exact.cumulative[n_cells])
         curves[convention] = (p_grid, p_exact)

@@ -6,7 +6,7 @@ $U = \tfrac{h}{2}[1 - \cos 2\pi x]$ ($h = 2$) with a temperature $T(x) = 1 + a\c
 nor the temperature profile alone drives a current; together they do unless $T$ is a
 function of $U$ ($\varphi = 0$) or uniform ($a = 0$), and the sign follows the phase:
 $\varphi = \pm\pi/2$ heats the slopes that climb towards $\pm x$. The mean velocity is
-computed three ways: the closed form by quadrature (`jaxneq.thermo.stationary_state_1d`,
+computed three ways: the closed form by quadrature (`jaxneq.fokker_planck.stationary_state_1d`,
 Büttiker 1987, Landauer 1988), the Fokker–Planck grid (`jaxneq.fokker_planck`, periodic,
 $O(h^2)$), and a Langevin ensemble (displacement over time after a burn-in; standard error
 over members). Euler–Maruyama biases the velocity by $O(dt)$ (measured here: about
@@ -70,7 +70,7 @@ def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated):
 
     def exact_velocity(phase):
         system = _system(phase, MODULATION)
-        return jn.thermo.stationary_state_1d(system, 0.0, 1.0, 128, periodic=True).velocity
+        return jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, 128, periodic=True).velocity
 
     curve = np.asarray(jax.jit(jax.vmap(exact_velocity))(jnp.asarray(phases)))
     shown = [i for i, c in enumerate(CASES) if c[2] == MODULATION]
@@ -98,7 +98,9 @@ def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated):
         [CASES[i][1] for i in shown], [on_grid[i] for i in shown], "s", mfc="none", label="grid"
     )
     axes[0].legend(fontsize=8)
-    state = jn.thermo.stationary_state_1d(_system(np.pi / 2, MODULATION), 0.0, 1.0, periodic=True)
+    state = jn.fokker_planck.stationary_state_1d(
+        _system(np.pi / 2, MODULATION), 0.0, 1.0, periodic=True
+    )
     x = np.asarray(state.x)
     axes[1].plot(x, np.asarray(state.density), "k-", label="density p(x) (1 / period)")
     axes[1].plot(x, BARRIER / 2 * (1 - np.cos(2 * np.pi * x)), "--", label="U(x) (energy)")
@@ -159,7 +161,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     n_cells = 200
     say(0.0, "closed form and grid")
     exact = [
-        float(jn.thermo.stationary_state_1d(_system(p, a), 0.0, 1.0, periodic=True).velocity)
+        float(jn.fokker_planck.stationary_state_1d(_system(p, a), 0.0, 1.0, periodic=True).velocity)
         for _, p, a in CASES
     ]
     grid = jn.fokker_planck.Grid(0.0, 1.0, n_cells, periodic=True)

@@ -20,18 +20,24 @@ a temperature field, van Kampen's and Landauer's case: see DESIGN.md, "The physi
 get right"). Underdamped and active systems (whose Fokker–Planck equation needs velocities
 or orientations as coordinates) are out of scope and raise a `TypeError`.
 
-Where things live: `_grid` (`Grid`), `_discretise` (the fluxes and `rates`), `_density`
-(`stationary_density`, `evolve_density`), `_observables` (`face_fluxes`, `current_field`,
-`cross_section_current`, `entropy_production_rate`, `mean_first_passage_time`), `_design`
-(`region_probability`, `mean_circulation`, `bounded`, `unbounded`: pieces for inverse
-design), `_constraints` (`scale_to_budget`: an equality constraint, such as an
-entropy-production budget, held exactly during an optimisation).
+Where things live: `_closed_form` (`stationary_state_1d`: the exact 1D stationary state by
+quadrature, the continuum reference grids and simulations converge to), `_grid` (`Grid`),
+`_discretise` (the fluxes and `rates`), `_density` (`stationary_density`, `evolve_density`),
+`_observables` (`face_fluxes`, `current_field`, `cross_section_current`,
+`entropy_production_rate`, `mean_first_passage_time`), `_design` (`region_probability`,
+`mean_circulation`, `bounded`, `unbounded`: pieces for inverse design), `_constraints`
+(`scale_to_budget`: an equality constraint, such as an entropy-production budget, held
+exactly during an optimisation).
 
 References: D. L. Scharfetter and H. K. Gummel, IEEE Trans. Electron Devices 16, 64 (1969);
 M. Büttiker, Z. Phys. B 68, 161 (1987); R. Landauer, J. Stat. Phys. 53, 233 (1988);
 N. G. van Kampen, IBM J. Res. Dev. 32, 107 (1988).
 """
 
+from ._closed_form import (
+    StationaryState1D as StationaryState1D,
+    stationary_state_1d as stationary_state_1d,
+)
 from ._constraints import scale_to_budget as scale_to_budget
 from ._density import evolve_density as evolve_density, stationary_density as stationary_density
 from ._design import (

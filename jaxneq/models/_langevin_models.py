@@ -420,7 +420,7 @@ def buttiker_landauer_ratchet(
     particle climbs the slopes where it is hot more easily than it descends where it is
     cold. With $\varphi = \pi/2$ the uphill slopes towards $+x$ are the hot ones and the
     particle drifts to $+x$; $\varphi \to -\varphi$ reverses the current, and $a = 0$
-    stops it. The exact current is `jaxneq.thermo.stationary_state_1d(system, 0, L,
+    stops it. The exact current is `jaxneq.fokker_planck.stationary_state_1d(system, 0, L,
     periodic=True).current` (probability per unit time through any point; the mean
     velocity is $J L$). Use one degree of freedom, `x0` of shape `[b, 1]`.
 

@@ -39,9 +39,11 @@ def _wavevectors(d: int, n_modes: int) -> tuple[tuple[int, ...], ...]:
 
 
 class FourierField(eqx.Module):
-    r"""A real Fourier series on a box, $g(x) = \sum_m a_m \cos\phi_m(x) + b_m \sin\phi_m(x)$
-    with $\phi_m(x) = 2\pi\, k_m \cdot (x - \mathrm{lower}) / L$, $L = \mathrm{upper} -
-    \mathrm{lower}$ per axis: smooth and periodic with the box as period.
+    r"""A smooth periodic scalar field on a box: a real Fourier series.
+
+    $g(x) = \sum_m a_m \cos\phi_m(x) + b_m \sin\phi_m(x)$ with
+    $\phi_m(x) = 2\pi\, k_m \cdot (x - \mathrm{lower}) / L$ and
+    $L = \mathrm{upper} - \mathrm{lower}$ per axis: periodic with the box as period.
 
     The coefficients and the box are array leaves (`grad` reaches them, `vmap` over a batch of
     fields is a sweep); the integer wavevectors are static. Build random ones with
@@ -92,8 +94,9 @@ class FourierField(eqx.Module):
 
 
 class LogNormalField(eqx.Module):
-    r"""A positive field $T(x) = T_0\, e^{g(x)}$ with $g$ a `FourierField`: a random
-    temperature (or mobility) landscape.
+    r"""A positive field $T(x) = T_0\, e^{g(x)}$ with $g$ a `FourierField`.
+
+    A random temperature (or mobility) landscape.
 
     **Arguments:** `base` ($T_0 > 0$), `log_field` ($g$, a `FourierField`).
     """
@@ -106,8 +109,10 @@ class LogNormalField(eqx.Module):
 
 
 class UniformForce(eqx.Module):
-    r"""The same force $f$ at every point (`[d]`): around a periodic axis a non-conservative
-    drive with affinity $f_k L_k / T$ per turn; along a reflecting axis just a tilt.
+    r"""The same force $f$ (`[d]`) at every point.
+
+    Around a periodic axis a non-conservative drive with affinity $f_k L_k / T$ per turn;
+    along a reflecting axis just a tilt.
 
     **Arguments:** `value` ($f$, `[d]`).
     """
@@ -136,8 +141,7 @@ def random_grid_system(
     n_modes: int = 2,
     convention: str = "ito",
 ):
-    r"""A random overdamped system on a grid's box: random smooth $U(x)$, random smooth
-    $T(x) > 0$, and a uniform drive.
+    r"""A random overdamped system on a grid's box: smooth random $U$ and $T$, uniform drive.
 
     $$U(x) = \sigma_U\, g_U(x), \qquad T(x) = T_0\, e^{\sigma_T\, g_T(x)}, \qquad
     F = -\nabla U + f,$$

@@ -164,8 +164,9 @@ def rattling_law(
     ylabel: str = "probability p",
     title: str | None = None,
 ):
-    r"""Probabilities against the rattling law $e^{-\gamma \mathcal R}/Z$, log-log, with the
-    line $p = e^{-\gamma \mathcal R}/Z$ (points on it obey the law).
+    r"""Probabilities against the rattling law $e^{-\gamma \mathcal R}/Z$ on log axes.
+
+    With the line $p = e^{-\gamma \mathcal R}/Z$ (points on it obey the law).
 
     **Arguments:**
 

@@ -68,8 +68,9 @@ def density_map(
     max_arrows: int = 20,
     cmap: str = "magma",
 ):
-    r"""A density on a grid or on histogram bins: a heat map with current arrows (2D) or a
-    profile (1D).
+    r"""A density on a grid or on histogram bins, with its current field.
+
+    A heat map with current arrows (2D) or a profile (1D).
 
     **Arguments:**
 

@@ -116,6 +116,12 @@ def panels(
 def save(fig, path: str | pathlib.Path, dpi: int = 120) -> pathlib.Path:
     """Write `fig` as a PNG to `path` and close it (no window is ever opened).
 
+    **Arguments:**
+
+    - `fig`: a matplotlib figure (e.g. from `panels`).
+    - `path`: the file to write (str or `pathlib.Path`).
+    - `dpi`: resolution (default 120).
+
     **Returns:** the path written.
     """
     if not hasattr(fig, "savefig"):

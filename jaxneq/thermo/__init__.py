@@ -12,9 +12,6 @@ r"""jaxneq.thermo: estimators of stochastic thermodynamics on samples (units: k_
   `linear_current_circulation`, `linear_euler_maruyama_stationary`, with
   `linear_coefficients` and `linear_stationary_samples` (moved from `jaxneq.models`, which
   keeps the same objects as deprecated aliases).
-- Exact stationary state of 1D systems by quadrature, the continuum reference for grids and
-  simulations: `stationary_state_1d` (density $p \propto T^{\alpha-1} e^{-\int U'/T}$ on an
-  interval; density and current on a ring, the Büttiker–Landauer ratchet).
 - Optimal finite-time protocols: `optimal_trap_protocol`, `optimal_trap_work` (Schmiedl and
   Seifert's minimum-work protocol for moving a harmonic trap) and
   `harmonic_trap_mean_work` (the exact mean work of a piecewise-linear trap protocol).
@@ -41,10 +38,6 @@ from ._linear_currents import (
     linear_euler_maruyama_stationary as linear_euler_maruyama_stationary,
     linear_stationary_current as linear_stationary_current,
     linear_stationary_density as linear_stationary_density,
-)
-from ._one_dimensional import (
-    StationaryState1D as StationaryState1D,
-    stationary_state_1d as stationary_state_1d,
 )
 from ._plug_in import plug_in_entropy_production as plug_in_entropy_production
 from ._protocols_theory import (

@@ -125,7 +125,7 @@ def stationary_state_1d(
 
     ```python
     ratchet = jn.models.buttiker_landauer_ratchet(barrier=2.0, modulation=0.5)
-    exact = jn.thermo.stationary_state_1d(ratchet, 0.0, 1.0, periodic=True)
+    exact = jn.fokker_planck.stationary_state_1d(ratchet, 0.0, 1.0, periodic=True)
     exact.velocity   # > 0: the hot uphill slopes push the particle to +x
     ```
 

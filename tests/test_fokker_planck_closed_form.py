@@ -1,4 +1,4 @@
-"""jn.thermo.stationary_state_1d: the exact 1D stationary density and ring current against
+"""jn.fokker_planck.stationary_state_1d: the exact 1D stationary density and ring current against
 scipy quadrature of the textbook formulas (Reimann, Phys. Rep. 361, 57 (2002), eq. (2.37);
 p ∝ T^(alpha-1) exp(-∫U'/T)), the Fokker–Planck grid's O(h^2) convergence to it, and the
 symmetries of the Büttiker–Landauer ratchet."""
@@ -44,7 +44,7 @@ def test_ratchet_current_matches_scipy_quadrature_of_the_closed_form(convention)
     system = jn.models.buttiker_landauer_ratchet(
         barrier=2.0, modulation=0.5, phase=1.0, convention=convention
     )
-    exact = jn.thermo.stationary_state_1d(system, 0.0, 1.0, 64, periodic=True)
+    exact = jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, 64, periodic=True)
     reference = _ratchet_current_by_quadrature(2.0, 1.0, 0.5, 1.0, ALPHA[convention])
     np.testing.assert_allclose(float(exact.current), reference, rtol=1e-8)
     np.testing.assert_allclose(float(exact.velocity), reference, rtol=1e-8)  # L = 1
@@ -56,7 +56,7 @@ def test_ratchet_current_vanishes_at_uniform_temperature_and_in_phase_and_flips_
         system = jn.models.buttiker_landauer_ratchet(
             barrier=2.0, modulation=modulation, phase=phase
         )
-        return float(jn.thermo.stationary_state_1d(system, 0.0, 1.0, periodic=True).current)
+        return float(jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, periodic=True).current)
 
     forward = current(0.5, np.pi / 2)
     assert forward > 0.1  # hot uphill slopes towards +x push the particle to +x
@@ -67,7 +67,7 @@ def test_ratchet_current_vanishes_at_uniform_temperature_and_in_phase_and_flips_
 
 def test_fokker_planck_grid_current_converges_to_it_at_second_order():
     system = jn.models.buttiker_landauer_ratchet(barrier=2.0, modulation=0.5)
-    exact = float(jn.thermo.stationary_state_1d(system, 0.0, 1.0, periodic=True).current)
+    exact = float(jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, periodic=True).current)
     errors = []
     for n in (50, 100):
         grid = jn.fokker_planck.Grid(0.0, 1.0, n, periodic=True)
@@ -87,7 +87,7 @@ def test_interval_density_is_T_to_the_alpha_minus_one_times_exp_minus_int_U_prim
 ):
     system, _ = _blowtorch_double_well(convention)
     alpha = ALPHA[convention]
-    exact = jn.thermo.stationary_state_1d(system, -2.0, 2.0, 128)
+    exact = jn.fokker_planck.stationary_state_1d(system, -2.0, 2.0, 128)
     assert float(exact.current) == 0.0
 
     def temperature(y):  # the hot spot of `_blowtorch_double_well`, in numpy
@@ -112,7 +112,7 @@ def test_interval_density_is_the_limit_of_the_fokker_planck_grid():
     for n in (100, 200):
         grid = jn.fokker_planck.Grid(-2.0, 2.0, n)
         p = jn.fokker_planck.stationary_density(system, grid)
-        exact = jn.thermo.stationary_state_1d(system, -2.0, 2.0, n)
+        exact = jn.fokker_planck.stationary_state_1d(system, -2.0, 2.0, n)
         # the grid's cells against the exact density averaged over the same cells (the
         # mean of the edge values: O(h^2) like the grid itself)
         cell = 0.5 * (np.asarray(exact.density)[1:] + np.asarray(exact.density)[:-1])
@@ -123,7 +123,7 @@ def test_interval_density_is_the_limit_of_the_fokker_planck_grid():
 def test_jit_vmap_grad_and_float32():
     def current(modulation, bounds=(0.0, 1.0)):
         system = jn.models.buttiker_landauer_ratchet(barrier=2.0, modulation=modulation)
-        return jn.thermo.stationary_state_1d(system, *bounds, 64, periodic=True).current
+        return jn.fokker_planck.stationary_state_1d(system, *bounds, 64, periodic=True).current
 
     a = jnp.array([0.0, 0.25, 0.5])
     batched = jax.jit(jax.vmap(current))(a)
@@ -139,18 +139,18 @@ def test_jit_vmap_grad_and_float32():
 def test_bad_arguments_are_named():
     system = jn.models.buttiker_landauer_ratchet()
     with pytest.raises(ValueError, match="`upper` must be > `lower`"):
-        jn.thermo.stationary_state_1d(system, 1.0, 0.0)
+        jn.fokker_planck.stationary_state_1d(system, 1.0, 0.0)
     with pytest.raises(ValueError, match="`n` must be"):
-        jn.thermo.stationary_state_1d(system, 0.0, 1.0, 1)
+        jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, 1)
     with pytest.raises(TypeError, match="`system` must be"):
-        jn.thermo.stationary_state_1d(object(), 0.0, 1.0)
+        jn.fokker_planck.stationary_state_1d(object(), 0.0, 1.0)
     with pytest.raises(ValueError, match="`modulation` must be in"):
         jn.models.buttiker_landauer_ratchet(modulation=1.0)
 
 
 def test_interval_cumulative_probability_gives_the_left_well_share_by_quadrature():
     system, _ = _blowtorch_double_well("ito")
-    exact = jn.thermo.stationary_state_1d(system, -2.0, 2.0, 128)
+    exact = jn.fokker_planck.stationary_state_1d(system, -2.0, 2.0, 128)
     assert float(exact.cumulative[-1]) == pytest.approx(1.0, rel=1e-13)
 
     def weight(x):  # Ito: p ~ exp(-int U'/T) / T, hot spot of `_blowtorch_double_well`
