@@ -138,3 +138,28 @@ def test_rattling_fit_from_trajectories_agrees_with_the_exact_references(results
         got["gamma_exact_density_and_rattling"],
     )
     assert row(got, "slope of estimated")["measured"] == got["rattling_slope_vs_exact"]
+
+
+def test_typicality_random_grid_landscapes_obey_the_law_exactly_when_flat(results):
+    # no potential, no drive: p ∝ 1/T on the grid exactly (Ito), so gamma = 2 and R^2 = 1
+    # for every landscape; the 1D grid solve is exact up to O(n) roundoff
+    out, numbers = results
+    got = numbers["rattling_typicality"]
+    assert got["grid_potential_spreads"][0] == 0.0 and got["grid_drives"][0] == 0.0
+    n = got["grid_cells"]
+    assert got["grid_gamma_mean"][0][0] == pytest.approx(2.0, abs=1e3 * n * U)
+    assert got["grid_r_squared_mean"][0][0] == pytest.approx(1.0, abs=1e3 * n * U)
+    # one landscape refitted here with numpy from the grid density: the demo's fit agrees
+    grid = jn.fokker_planck.Grid(0.0, 1.0, n, periodic=True)
+    keys = jax.random.split(jax.random.key(got["seed"] + 1), got["grid_systems_per_point"])
+    spread = got["grid_potential_spreads"][-1]
+    gammas = []
+    for key in keys:
+        system = jn.models.random_grid_system(key, grid, potential_spread=spread)
+        p = np.asarray(jn.fokker_planck.stationary_density(system, grid))
+        T = np.asarray(jax.vmap(system.temperature)(grid.centres.reshape(-1, 1)))
+        gammas.append(-np.polyfit(0.5 * np.log(T), np.log(p), 1)[0])  # unweighted, as fit_gamma
+    np.testing.assert_allclose(got["grid_gamma_mean"][-1][0], np.mean(gammas), rtol=1e-8)
+    # a potential breaks the law: log p is no longer a straight line in R
+    assert got["grid_r_squared_mean"][-1][0] < 1 - 0.05
+    assert (out / "rattling_typicality_grids.png").stat().st_size > 0
