@@ -55,6 +55,11 @@ def test_readme_examples_run_and_give_the_numbers_they_state(tmp_path, monkeypat
     x_cut, y0 = np.asarray(ns["x_cut"]), float(ns["y0"])
     gauss = np.exp(-(x_cut**2 + y0**2) / 2) / (2 * np.pi)
     assert round(float(np.abs(np.asarray(ns["p_trap"])[:, 15] - gauss).max()), 4) == 8e-4
+    # Exact 1D references: the printed numbers; the grid's ring current converges to the
+    # closed form at second order (tests/test_fokker_planck_closed_form.py), here within 1e-4
+    v_exact, v_grid = float(ns["ratchet_exact"].velocity), float(ns["v_grid"])
+    assert round(v_exact, 4) == round(v_grid, 4) == 0.9402
+    assert round(float(ns["well_state"].cumulative[100]), 4) == 0.6606
     # Design under a budget: the amplitude holds sigma = 0.5 exactly, and the printed currents
     uniform, designed = (float(ns["current_at_budget"](v)) for v in (np.ones(4), ns["w"]))
     amplitude = jn.fokker_planck.scale_to_budget(ns["entropy_production"], ns["w"], 0.5)
