@@ -34,7 +34,6 @@ SEED = 0
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
-    from jaxneq import plot
 
     from ._table import row, size, stage
 
@@ -63,48 +62,24 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         fit = jn.rattling.fit_gamma(p, jn.rattling.from_rates(rates))
         return fit.gamma, fit.r_squared, fit.kl
 
-    # chains x drives x spreads: one compiled call
-    sweep = jax.vmap(jax.vmap(jax.vmap(one, (0, None, None)), (None, None, 0)), (None, 0, None))
-    dtype = jnp.result_type(float)
     n_total = len(barrier_spreads) * len(drives) * n_chains
     say(0.0, f"{n_total} random rings of {n_states} states: stationary law and fit, one call")
-    gamma, r2, kl = jax.jit(sweep)(
-        keys, jnp.asarray(barrier_spreads, dtype), jnp.asarray(drives, dtype)
-    )
-    gamma, r2, kl = (np.asarray(a) for a in (gamma, r2, kl))  # [spread, drive, chain]
-    n_systems = gamma.size
-
+    mean, se, n_systems = _sweep(one, keys, barrier_spreads, drives, ("gamma", "r2", "kl"))
     say(0.9, "figure")
-    mean = {"gamma": gamma.mean(-1), "r2": r2.mean(-1), "kl": kl.mean(-1)}
-    se = {
-        name: a.std(-1, ddof=1) / np.sqrt(n_chains)
-        for name, a in (("gamma", gamma), ("r2", r2), ("kl", kl))
-    }
-    fig, axes = plot.panels(
-        3,
-        title=(
-            f"{n_systems} random driven rings of {n_states} states, one vmapped call: equal "
-            "barriers obey the law (gamma = 1) at any drive; spread barriers break it"
+    _figure(
+        out_dir / f"{NAME}.png",
+        f"{n_systems} random driven rings of {n_states} states, one vmapped call: equal "
+        "barriers obey the law (gamma = 1) at any drive; spread barriers break it",
+        mean,
+        se,
+        barrier_spreads,
+        drives,
+        exact=(
+            np.where(barrier_spreads == 0, 1.0, np.nan),
+            r"$\gamma = 1$ (exact for equal barriers)",
         ),
+        xlabel="barrier spread / well-depth spread",
     )
-    labels = {"gamma": r"mean $\gamma$", "r2": r"mean $R^2$ of the fit", "kl": "mean KL (nats)"}
-    # the exact value, gamma = 1, is known for equal barriers only (NaN: not drawn)
-    equal_barriers = np.where(barrier_spreads == 0, 1.0, np.nan)
-    for ax, name in zip(axes, ("gamma", "r2", "kl"), strict=True):
-        for k, f in enumerate(drives):
-            plot.estimates(
-                barrier_spreads,
-                mean[name][:, k],
-                se[name][:, k],
-                ax=ax,
-                fmt="o-",
-                exact=equal_barriers if name == "gamma" and k == 0 else None,
-                exact_label=r"$\gamma = 1$ (exact for equal barriers)",
-                label=f"drive f = {f:g}",
-                xlabel="barrier spread / well-depth spread",
-                ylabel=labels[name],
-            )
-    plot.save(fig, out_dir / f"{NAME}.png")
 
     table = [
         row(
@@ -138,11 +113,11 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         "n_systems": int(n_systems),
         "barrier_spreads": barrier_spreads.tolist(),
         "drives": drives.tolist(),
-        "dtype": str(gamma.dtype),
-        "gamma_mean": gamma.mean(-1).tolist(),
-        "gamma_stderr": (gamma.std(-1, ddof=1) / np.sqrt(n_chains)).tolist(),
-        "r_squared_mean": r2.mean(-1).tolist(),
-        "kl_mean": kl.mean(-1).tolist(),
+        "dtype": str(mean["gamma"].dtype),
+        "gamma_mean": mean["gamma"].tolist(),
+        "gamma_stderr": se["gamma"].tolist(),
+        "r_squared_mean": mean["r2"].tolist(),
+        "kl_mean": mean["kl"].tolist(),
         "table": table,
     }
 
@@ -150,7 +125,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
 def _grid_sweep(out_dir: pathlib.Path, quick: bool, full: bool) -> dict:
     """Rattling typicality of random smooth landscapes on a periodic 1D grid (one call)."""
     import jaxneq as jn
-    from jaxneq import plot
 
     from ._table import row, size
 
@@ -178,41 +152,21 @@ def _grid_sweep(out_dir: pathlib.Path, quick: bool, full: bool) -> dict:
         fit = jn.rattling.fit_gamma(p, jn.rattling.from_diffusion(D[:, 0], kind="scalar"))
         return fit.gamma, fit.r_squared
 
-    sweep = jax.vmap(jax.vmap(jax.vmap(one, (0, None, None)), (None, None, 0)), (None, 0, None))
-    dtype = jnp.result_type(float)
-    gamma, r2 = (
-        np.asarray(a)
-        for a in jax.jit(sweep)(keys, jnp.asarray(spreads, dtype), jnp.asarray(drives, dtype))
-    )  # [spread, drive, system]
-    mean = {"gamma": gamma.mean(-1), "r2": r2.mean(-1)}
-    se = {
-        "gamma": gamma.std(-1, ddof=1) / np.sqrt(n_systems),
-        "r2": r2.std(-1, ddof=1) / np.sqrt(n_systems),
-    }
-    fig, axes = plot.panels(
-        2,
-        title=(
-            f"{gamma.size} random landscapes on a {n_cells}-cell ring, one vmapped call: "
-            "no potential and no drive obey the law exactly (gamma = 2, Ito); a potential breaks it"
+    mean, se, n_total = _sweep(one, keys, spreads, drives, ("gamma", "r2"))
+    _figure(
+        out_dir / f"{NAME}_grids.png",
+        f"{n_total} random landscapes on a {n_cells}-cell ring, one vmapped call: no potential "
+        "and no drive obey the law exactly (gamma = 2, Ito); a potential breaks it",
+        mean,
+        se,
+        spreads,
+        drives,
+        exact=(
+            np.where(spreads == 0, 2.0, np.nan),
+            r"$\gamma = 2$ (exact without potential and drive)",
         ),
+        xlabel="potential spread (k_B T)",
     )
-    exact = np.where(spreads == 0, 2.0, np.nan)
-    labels = {"gamma": r"mean $\gamma$", "r2": r"mean $R^2$ of the fit"}
-    for ax, name in zip(axes, ("gamma", "r2"), strict=True):
-        for k, f in enumerate(drives):
-            plot.estimates(
-                spreads,
-                mean[name][:, k],
-                se[name][:, k],
-                ax=ax,
-                fmt="o-",
-                exact=exact if name == "gamma" and k == 0 else None,
-                exact_label=r"$\gamma = 2$ (exact without potential and drive)",
-                label=f"drive f = {f:g}",
-                xlabel="potential spread (k_B T)",
-                ylabel=labels[name],
-            )
-    plot.save(fig, out_dir / f"{NAME}_grids.png")
     rows = [
         row(
             "gamma, flat landscape, no drive (grid)",
@@ -246,3 +200,43 @@ def _grid_sweep(out_dir: pathlib.Path, quick: bool, full: bool) -> dict:
         "grid_r_squared_mean": mean["r2"].tolist(),
         "rows": rows,
     }
+
+
+LABELS = {"gamma": r"mean $\gamma$", "r2": r"mean $R^2$ of the fit", "kl": "mean KL (nats)"}
+
+
+def _sweep(one, keys, spreads, drives, names):
+    """`one(key, spread, drive)` over systems x drives x spreads in ONE compiled call: the
+    mean and standard error over systems of each output, `[spread, drive]`, by name."""
+    sweep = jax.vmap(jax.vmap(jax.vmap(one, (0, None, None)), (None, None, 0)), (None, 0, None))
+    dtype = jnp.result_type(float)
+    out = jax.jit(sweep)(keys, jnp.asarray(spreads, dtype), jnp.asarray(drives, dtype))
+    out = [np.asarray(a) for a in out]  # each [spread, drive, system]
+    n = len(keys)
+    mean = {name: a.mean(-1) for name, a in zip(names, out, strict=True)}
+    se = {name: a.std(-1, ddof=1) / np.sqrt(n) for name, a in zip(names, out, strict=True)}
+    return mean, se, out[0].size
+
+
+def _figure(path, title, mean, se, spreads, drives, exact, xlabel):
+    """One panel per swept quantity: mean +- SE against the spread, one curve per drive,
+    the exact gamma where it is known (NaN elsewhere: not drawn)."""
+    from jaxneq import plot
+
+    names = [name for name in LABELS if name in se]
+    fig, axes = plot.panels(len(names), title=title)
+    for ax, name in zip(axes, names, strict=True):
+        for k, f in enumerate(drives):
+            plot.estimates(
+                spreads,
+                mean[name][:, k],
+                se[name][:, k],
+                ax=ax,
+                fmt="o-",
+                exact=exact[0] if name == "gamma" and k == 0 else None,
+                exact_label=exact[1],
+                label=f"drive f = {f:g}",
+                xlabel=xlabel,
+                ylabel=LABELS[name],
+            )
+    plot.save(fig, path)
