@@ -296,6 +296,10 @@ def _check_work_free_energy(ns):
     assert_within_stderr(
         w.mean(), w.std(ddof=1) / np.sqrt(w.size), 1 / 3, bias=ns["dt_trap"] * ns["w_star"]
     )
+    # the fit through simulate: judged by the exact work of the protocol it found, which the
+    # optimum bounds from below; it must recover most of the linear protocol's excess work
+    w_linear, w_fit = ns["history"][0], ns["w_fit_exact"]
+    assert 1 / 3 - 1e-12 <= w_fit < 1 / 3 + 0.2 * (w_linear - 1 / 3)
 
 
 def _check_scaling_out(ns):
