@@ -314,7 +314,7 @@ def test_the_command_prints_tables_progress_and_the_output_paths_but_no_json(tmp
 def test_a_failing_demo_is_reported_and_the_tour_goes_on(tmp_path, capsys, monkeypatch):
     from jaxneq._tour import inverse_design
 
-    def broken(out_dir, quick, progress=None):
+    def broken(out_dir, quick, progress=None, full=False):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(inverse_design, "run", broken)
