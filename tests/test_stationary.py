@@ -12,6 +12,7 @@ import scipy.linalg
 from _stats import central_difference
 
 import jaxneq as jn
+import jaxneq.markov._dense_solvers as dense_module
 import jaxneq.markov._stationary as stationary_module
 from jaxneq.markov import EdgeRates, stationary
 
@@ -105,10 +106,10 @@ def test_detailed_balance_chain_gives_boltzmann(method):
 
 def _blocked_gth(rates, block):
     """GTH with a given block size, compiled afresh (bypasses the cached public solver)."""
-    a, pivots, kstar, bad = jax.jit(lambda r: stationary_module._gth_factor(r, block=block))(
+    a, pivots, kstar, bad = jax.jit(lambda r: dense_module._gth_factor(r, block=block))(
         jnp.asarray(rates)
     )
-    return np.asarray(stationary_module._gth_back_substitute(a, pivots, kstar)), bool(bad)
+    return np.asarray(dense_module._gth_back_substitute(a, pivots, kstar)), bool(bad)
 
 
 @pytest.mark.parametrize("block", [1, 5, 8])
@@ -140,7 +141,9 @@ def test_blocked_gth_gives_exact_zeros_on_transient_states_and_flags_reducible_c
 
 
 def test_gradient_through_blocked_gth_matches_central_differences(monkeypatch):
+    # the dispatch (_stationary) and the blocked factorisation (_dense_solvers) both read it
     monkeypatch.setattr(stationary_module, "GTH_BLOCK", 4)
+    monkeypatch.setattr(dense_module, "GTH_BLOCK", 4)
     n = 13  # a size no other test compiles, so the solver is traced with 4-state blocks
     rates = jnp.asarray(random_rates(12, n))
     weights = jnp.asarray(np.random.default_rng(13).normal(size=n))
@@ -156,7 +159,7 @@ def test_gradient_through_blocked_gth_matches_central_differences(monkeypatch):
 
 
 def test_gth_on_a_chain_larger_than_one_block_matches_scipy():
-    n = stationary_module.GTH_BLOCK * 2 + 37  # three blocks, the last one partial
+    n = dense_module.GTH_BLOCK * 2 + 37  # three blocks, the last one partial
     rates = random_rates(11, n, density=0.1)
     np.testing.assert_allclose(
         np.asarray(stationary(jnp.asarray(rates), method="gth")),
@@ -311,8 +314,8 @@ def test_vmap_over_blocked_gth_matches_the_unbatched_factorisation(block):
 
 
 def _blocked_gth_jax(rates, block):
-    a, pivots, kstar, _ = stationary_module._gth_factor(rates, block=block)
-    return stationary_module._gth_back_substitute(a, pivots, kstar)
+    a, pivots, kstar, _ = dense_module._gth_factor(rates, block=block)
+    return dense_module._gth_back_substitute(a, pivots, kstar)
 
 
 @pytest.mark.parametrize("n", [12, 20])
@@ -343,8 +346,8 @@ def test_vmap_over_small_chains_mixing_irreducible_and_transient_ones(n):
 def test_vmap_over_a_large_batch_of_20_state_chains_takes_the_unrolled_path_exactly():
     # Batches of >= GTH_VMAP_UNROLL_MIN_BATCH chains of 17..32 states are unrolled too
     # (compiles for ~15 s, hence slow); the transient-state fallback must still hold.
-    n, batch = 20, stationary_module.GTH_VMAP_UNROLL_MIN_BATCH
-    assert stationary_module._unroll_under_vmap(n, batch)
+    n, batch = 20, dense_module.GTH_VMAP_UNROLL_MIN_BATCH
+    assert dense_module._unroll_under_vmap(n, batch)
     rates = np.stack([random_rates(600 + k, n, density=0.3) for k in range(batch)])
     odd = [1, 700]
     rates[odd, :6, 6:] = 0.0  # states >= 6 transient, {0..5} closed (ring 0 -> ... -> 5 -> 0)

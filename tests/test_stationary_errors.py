@@ -239,9 +239,12 @@ def test_a_nan_diagonal_is_ignored_under_jit_and_vmap():
 
 
 def test_traced_lu_and_blocked_gth_report_a_reducible_chain_as_reducible(monkeypatch):
+    import jaxneq.markov._dense_solvers as dense_module
     import jaxneq.markov._stationary as stationary_module
 
+    # the dispatch (_stationary) and the blocked factorisation (_dense_solvers) both read it
     monkeypatch.setattr(stationary_module, "GTH_BLOCK", 4)
+    monkeypatch.setattr(dense_module, "GTH_BLOCK", 4)
     n = 11  # a size no other test compiles, so GTH is traced with blocks of 4 states
     rates = np.zeros((n, n))
     for ring in (np.arange(5), np.arange(5, n)):  # two closed classes
