@@ -318,27 +318,32 @@ def _blocked_gth_jax(rates, block):
     return dense_module._gth_back_substitute(a, pivots, kstar)
 
 
-@pytest.mark.parametrize("n", [12, 20])
-def test_vmap_over_small_chains_mixing_irreducible_and_transient_ones(n):
-    # Under vmap, chains of <= 16 states are eliminated by an unrolled loop with the
-    # ensemble axis last, first without the killing rates (exact unless a pivot other than
-    # the last is zero), then again with them when any chain in the batch has a transient
-    # state; larger one-block chains by the masked loop, also ensemble-last.
+@pytest.mark.parametrize("n, unrolled", [(12, False), (20, False), (12, True)])
+def test_vmap_over_small_chains_mixing_irreducible_and_transient_ones(n, unrolled, monkeypatch):
+    # Under vmap, one-block chains are eliminated with the ensemble axis last, first without
+    # the killing rates (exact unless a pivot other than the last is zero), then again with
+    # them when any chain in the batch has a transient state: by a loop, or by an unrolled
+    # loop in batches of >= GTH_VMAP_UNROLL_MIN_BATCH (lowered here so 300 chains take it).
+    # (the unrolled case uses its own batch size: a shape traced before keeps its cached path)
+    b = 280 if unrolled else 300
+    if unrolled:
+        monkeypatch.setattr(dense_module, "GTH_VMAP_UNROLL_MIN_BATCH", 256)
+    assert dense_module._unroll_under_vmap(n, b) == unrolled
     solve = jax.jit(jax.vmap(stationary))
-    clean = np.stack([random_rates(400 + k, n, density=0.3) for k in range(300)])
+    clean = np.stack([random_rates(400 + k, n, density=0.3) for k in range(b)])
     mixed = clean.copy()
-    odd = [3, 150, 299]
+    odd = [3, 150, b - 1]
     mixed[odd, :6, 6:] = 0.0  # states >= 6 lead into {0..5} but cannot be reached from it
     mixed[odd, 5, 0] = 1.0  # and {0..5} stays irreducible (the ring 0 -> 1 -> ... -> 5 -> 0)
     p_mixed = np.asarray(solve(jnp.asarray(mixed)))
     p_clean = np.asarray(solve(jnp.asarray(clean)))
-    for k in (0, 3, 150, 200, 299):
+    for k in (0, 3, 150, 200, b - 1):
         np.testing.assert_allclose(p_clean[k], scipy_stationary(clean[k]), rtol=1e-10)
         reference = np.zeros(n)
         closed = slice(0, 6) if k in odd else slice(0, n)
         reference[closed] = scipy_stationary(mixed[k][closed, closed])
         np.testing.assert_allclose(p_mixed[k], reference, rtol=1e-10, atol=0)
-    rest = np.setdiff1d(np.arange(300), odd)
+    rest = np.setdiff1d(np.arange(b), odd)
     np.testing.assert_allclose(p_mixed[rest], p_clean[rest], rtol=1e-12)
 
 

@@ -8,10 +8,10 @@
   is one matmul of non-negative matrices per block; chains of one block take a path with its
   own batching rule (ensemble axis last under `vmap`). One elimination step
   (`_gth_eliminate`, in `._dense_solvers` with LU) and one back substitution serve every
-  path, as a `fori_loop` or, for vmapped chains of <= `GTH_VMAP_UNROLL` states (and of <=
-  `GTH_VMAP_UNROLL_LARGE` in batches of >= `GTH_VMAP_UNROLL_MIN_BATCH`), unrolled (measured:
-  4096 chains of 16 states in 9.4 ms unrolled against 28 ms as a loop, 4096 of 32 in 47 ms
-  against 180 ms, loaded 2-core CPU).
+  path, as a `fori_loop` or, for vmapped chains of <= `GTH_VMAP_UNROLL_LARGE` states in
+  batches of >= `GTH_VMAP_UNROLL_MIN_BATCH`, unrolled (measured: 4096 chains of 16 states in
+  7.2 ms unrolled against 27 ms as a loop, 4096 of 32 in 47 ms against 180 ms; smaller
+  batches keep the loop, which compiles several times faster).
 - `"lu"`: one LU solve of the bordered system $[Q^\\top$ with its last row replaced by ones$]
   p = e_n$. Fast, accurate in the large entries, but small entries carry an absolute error of
   about $\\varepsilon\\,\\kappa$ and may come out as zero.
