@@ -191,9 +191,14 @@ def test_turning_current_works_under_vmap_and_in_float32():
     assert float(t32) == pytest.approx(float(single[1]), rel=1e-3)
 
 
-@pytest.mark.slow
-def test_fp_design_2d_demo_boosts_and_reverses_the_current_like_the_scan_and_langevin(tmp_path):
-    out = demo_2d.run(tmp_path, quick=True)
+@pytest.fixture(scope="module")
+def demo_2d_quick(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("fp_design_2d")
+    return out_dir, demo_2d.run(out_dir, quick=True)
+
+
+def test_fp_design_2d_demo_boosts_and_reverses_the_current_like_the_scan(demo_2d_quick):
+    tmp_path, out = demo_2d_quick
     assert (tmp_path / "fp_design_2d.png").exists()
     # Adam reaches at least the best scanned centre (the scan is coarser than Adam's path)
     assert out["turns_max_adam"] >= out["turns_max_scan"] - 1e-6
@@ -204,6 +209,11 @@ def test_fp_design_2d_demo_boosts_and_reverses_the_current_like_the_scan_and_lan
         # U and the rotation are symmetric under c -> -c: two equivalent optima
         dist = min(np.max(np.abs(adam - scan)), np.max(np.abs(adam + scan)))
         assert dist <= out["scan_resolution"]
+
+
+@pytest.mark.slow
+def test_fp_design_2d_optimum_is_confirmed_by_a_large_langevin_ensemble(demo_2d_quick):
+    _, out = demo_2d_quick
     # Langevin at the optimum, large enough to resolve the current (stderr ~ 15 % of it)
     grid = fp.Grid(-demo_2d.HALF, demo_2d.HALF, (16, 16))
     sim, se = demo_2d.langevin_turns(jnp.asarray(out["centre_max_adam"]), grid, 8, 512, 20.0)
@@ -212,7 +222,6 @@ def test_fp_design_2d_demo_boosts_and_reverses_the_current_like_the_scan_and_lan
     assert abs(sim - out["turns_max_binned"]) <= N_SE * se + bias
 
 
-@pytest.mark.slow
 def test_driven_ring_demo_matches_slsqp_at_the_budget(tmp_path):
     out = ring_demo.run(tmp_path, quick=True)
     assert (tmp_path / "driven_ring_design.png").exists()
