@@ -208,7 +208,14 @@ def _row_major(x):
 
 
 GTH_VMAP_CHUNK_BYTES = 1 << 19
-"""Rates per chunk (bytes) when `vmap` batches `_gth_small`: small enough to stay in cache."""
+"""Most rates per chunk (bytes) when `vmap` batches `_gth_small`: small enough to stay in
+cache."""
+
+GTH_VMAP_CHUNK_CHAINS = 64
+"""Most chains per chunk when `vmap` batches `_gth_small`. Measured (float64, 2-core CPU,
+4096 chains, unrolled): 16 states in 3.9 ms with 64-chain chunks against 5.5 ms with 256
+(the byte limit alone) and 4.0/4.8 ms with 32/128; 32 states 26 ms with 32-64 chains
+against 34 ms with 256."""
 
 
 @jax.custom_batching.custom_vmap
@@ -219,13 +226,13 @@ def _gth_small(rates):
 
 @_gth_small.def_vmap
 def _gth_small_vmap(axis_size, in_batched, rates):
-    """Ensemble axis last, in cache-sized chunks: 4096 chains of 16 states in ~6 ms."""
+    """Ensemble axis last, in cache-sized chunks: 4096 chains of 16 states in ~4 ms."""
     (batched,) = in_batched
     if not batched:
         out = _gth_small(rates)
         return out, (False,) * len(out)
     per_chain = rates.shape[1] * rates.shape[2] * rates.dtype.itemsize
-    chunk = max(1, min(axis_size, GTH_VMAP_CHUNK_BYTES // per_chain))
+    chunk = max(1, min(axis_size, GTH_VMAP_CHUNK_CHAINS, GTH_VMAP_CHUNK_BYTES // per_chain))
 
     pad = -axis_size % chunk
     if pad:  # repeat the first chain: padding with zeros would only flag reducibility
