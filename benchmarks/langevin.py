@@ -4,8 +4,10 @@ Independent overdamped particles in the 1D double well $U(x) = (x^2 - 1)^2$ at $
 (mobility 1, dt = 1e-3, float32, Euler–Maruyama), N particles, a fixed number of steps:
 
 - `jaxneq`: `jaxneq.langevin.simulate(Overdamped(potential=U, temperature=0.5), x0[N, 1])`;
-- `scan`: a minimal hand-written `jax.lax.scan` with the same maths and the same noise
-  (`jr.normal(jr.fold_in(key, k), (N, 1))` at step k): the XLA floor;
+- `scan`: a minimal hand-written `jax.lax.scan` with the same maths, drawing its noise as a
+  user would, `jr.normal(jr.fold_in(key, k), (N, 1))` at step k (jaxneq draws from the same
+  key with `jn.langevin.standard_normal`, threefry with both words of each block: the
+  `same_noise_check` runs the scan with that generator and must agree to rounding);
 - `numpy`: a vectorised NumPy loop (in-place, `numpy.random.Generator.standard_normal`);
 - `diffrax` (optional): `diffeqsolve` with `Euler`, `UnsafeBrownianPath`, vmapped over
   particles; `jax_md` (optional): `jax_md.simulate.brownian` in `space.free()`.
@@ -17,8 +19,9 @@ steps (must be flat: no O(steps) storage), and a many-body case (N = 1e4 soft di
 All implementations of one N are timed round-robin (best of `--repeats` after a warm-up),
 so that load from other processes hits them alike. Two diagnostics explain the numbers:
 
-- `profile_floor`: the scan's parts alone (drift only, threefry bits, threefry normals).
-  On a CPU the floor is the counter-based threefry normal generator, not the physics.
+- `profile_floor`: the scan's parts alone (drift only, threefry bits, threefry normals, and
+  jaxneq's normals). On a CPU the floor is the counter-based normal generator, not the
+  physics; jaxneq's keeps both words of each threefry block (half the blocks).
 - `all_cores_n1e5`: XLA:CPU runs these elementwise loops on one thread, NumPy too. JAX's
   way to use every core is to shard the ensemble over host devices; a subprocess with
   `--xla_force_host_platform_device_count=<cores>` times jaxneq and the scan with x0
@@ -99,15 +102,17 @@ def run_numpy(n, n_steps, seed=0):
     return go, lambda r: r
 
 
-def run_scan(n, n_steps):
+def run_scan(n, n_steps, normal=None):
     import jax
     import jax.numpy as jnp
     import jax.random as jr
 
+    normal = jr.normal if normal is None else normal
+
     @jax.jit
     def go(x0, key):
         def body(x, k):
-            xi = jr.normal(jr.fold_in(key, k), x.shape, x.dtype)
+            xi = normal(jr.fold_in(key, k), x.shape, x.dtype)
             return x + (-4.0 * x * (x * x - 1.0)) * DT + NOISE * xi, None
 
         x, _ = jax.lax.scan(body, x0, jnp.arange(n_steps))
@@ -376,6 +381,8 @@ def profile_floor(n, n_steps, repeats):
     import jax.numpy as jnp
     import jax.random as jr
 
+    import jaxneq as jn
+
     def make(body):
         @jax.jit
         def go(x0, key):
@@ -394,6 +401,10 @@ def profile_floor(n, n_steps, repeats):
         ),
         "drift_and_normal": lambda x, k, key: (
             drift(x) + NOISE * jr.normal(jr.fold_in(key, k), x.shape, x.dtype)
+        ),
+        # jaxneq's generator: threefry with both words of each block
+        "jaxneq_normal_only": lambda x, k, key: (
+            x + NOISE * jn.langevin.standard_normal(jr.fold_in(key, k), x.shape, x.dtype)
         ),
     }
     x0 = jnp.ones((n, 1), jnp.float32)
@@ -415,10 +426,12 @@ def profile_floor(n, n_steps, repeats):
 
 
 def same_noise_check(n, n_steps):
-    """Max |x_jaxneq - x_scan| after `n_steps`: both draw the same noise, so this is
+    """Max |x_jaxneq - x_scan| after `n_steps` with the scan drawing jaxneq's noise: this is
     rounding (~1e-6 in float32), not O(1): the peers simulate the same thing."""
+    import jaxneq as jn
+
     go_j, _ = run_jaxneq(n, n_steps)
-    go_s, _ = run_scan(n, n_steps)
+    go_s, _ = run_scan(n, n_steps, normal=jn.langevin.standard_normal)
     return float(np.max(np.abs(np.asarray(go_j().x) - np.asarray(go_s()))))
 
 

@@ -35,6 +35,7 @@ from ._interactions import (
     PairEnergy as PairEnergy,
     SoftRepulsion as SoftRepulsion,
 )
+from ._noise import standard_normal as standard_normal
 from ._simulate import SimulationResult as SimulationResult, simulate as simulate
 from ._systems import (
     AbstractSystem as AbstractSystem,

@@ -26,6 +26,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float
 
 from .._util import as_inexact, is_concrete
+from ._noise import standard_normal
 from ._systems import (
     AbstractSystem,
     _as_parameter,
@@ -319,7 +320,7 @@ class ActiveOU(_ConstantNoiseMixin, _ForceMixin, AbstractSystem):
         var = self._per_particle(self.active_diffusion, x0) / self._per_particle(
             self.persistence_time, x0
         )
-        return ActiveOUState(x0, jnp.sqrt(var) * jr.normal(key, x0.shape, x0.dtype))
+        return ActiveOUState(x0, jnp.sqrt(var) * standard_normal(key, x0.shape, x0.dtype))
 
     def position(self, state: ActiveOUState) -> Array:
         return state.x

@@ -13,8 +13,9 @@ plain functions `step(system, state, t, dt, key) -> state` (`euler_maruyama`, `h
 `AbstractIntegrator`, or such a plain function (wrapped, with aux None).
 
 A step acts on the BATCHED state (leading axis `b`) and draws its noise in bulk for the whole
-ensemble with `jax.random.normal(key, shape)`, so that the numbers depend only on the key and
-the global ensemble shape (never on chunking or on the number of devices). System methods,
+ensemble with `standard_normal(key, shape)` (`_noise.py`: threefry, both words of every
+block), so that the numbers depend only on the key and the global ensemble shape (never on
+chunking or on the number of devices). System methods,
 which describe one member, are `jax.vmap`-ed over the ensemble axis.
 
 The methods by name (`simulate(..., method=name)`, registered in `METHODS`), and which
@@ -61,6 +62,7 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import Array, PyTree
 
+from ._noise import standard_normal
 from ._systems import AbstractSystem, Underdamped, UnderdampedState
 
 Step = Callable[[AbstractSystem, PyTree, Array, Array, Array], PyTree]
@@ -71,7 +73,7 @@ def normal_like(key: Array, tree: PyTree) -> PyTree:
     leaves, treedef = jtu.tree_flatten(tree)
     keys = [key] if len(leaves) == 1 else list(jr.split(key, len(leaves)))
     pairs = zip(keys, leaves, strict=True)
-    noise = [jr.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in pairs]
+    noise = [standard_normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in pairs]
     return jtu.tree_unflatten(treedef, noise)
 
 
@@ -175,7 +177,7 @@ def baoab(system: Underdamped, state: UnderdampedState, t: Array, dt: Array, key
     x = x + half * v
     c = jnp.exp(-zeta * dt / m)
     T = jax.vmap(system.temperature_at)(x)
-    v = c * v + jnp.sqrt((1 - c * c) * T / m) * jr.normal(key, v.shape, dtype)
+    v = c * v + jnp.sqrt((1 - c * c) * T / m) * standard_normal(key, v.shape, dtype)
     x = x + half * v
     v = v + half * force(x, t + dt) / m
     return UnderdampedState(x, v)

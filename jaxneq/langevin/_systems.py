@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 from jaxtyping import Array, ArrayLike, PyTree
 
 from .._util import as_inexact, is_concrete
+from ._noise import standard_normal
 
 CONVENTIONS: dict[str, float] = {"ito": 0.0, "stratonovich": 0.5, "isothermal": 1.0}
 """Stochastic-calculus conventions and their alpha (the point in [t, t + dt] where the noise
@@ -490,7 +490,7 @@ class Underdamped(_ForceMixin, AbstractSystem):
     def init(self, x0: Array, *, key: Array) -> UnderdampedState:
         """Maxwell–Boltzmann velocities $v \\sim N(0, T(x)/m)$ at the local temperature."""
         T = jax.vmap(self.temperature_at)(x0)
-        xi = jr.normal(key, x0.shape, x0.dtype)
+        xi = standard_normal(key, x0.shape, x0.dtype)
         return UnderdampedState(x0, jnp.sqrt(T / jnp.asarray(self.mass, x0.dtype)) * xi)
 
     def position(self, state: UnderdampedState) -> Array:
