@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -35,11 +36,29 @@ WIDTH, HEIGHT = 0.3, 3.0
 WIDTH_2D, BUDGET_2D, SPIN_2D = 0.35, 1.5, 1.0
 
 
+def _double_well(x):
+    return jnp.sum((x**2 - 1) ** 2)
+
+
+def _double_well_2d(x):
+    return (x[0] ** 2 - 1) ** 2 + x[1] ** 2
+
+
+def _rotation(x):
+    return SPIN_2D * jnp.stack([-x[1], x[0]])
+
+
+def _is_left(x):
+    return x[0] < 0
+
+
 def _system_1d(centre):
+    """The double well with a hot spot at `centre` (module-level fields: the same static
+    structure on every call, so compiled grid functions are reused)."""
     import jaxneq as jn
 
     return jn.langevin.Overdamped(
-        lambda x: jnp.sum((x**2 - 1) ** 2),
+        _double_well,
         temperature=jn.models.blowtorch(centre=centre, width=WIDTH, height=HEIGHT),
     )
 
@@ -48,7 +67,7 @@ def _left_share_1d(centre, grid):
     import jaxneq as jn
 
     p = jn.fokker_planck.stationary_density(_system_1d(centre), grid)
-    return jn.fokker_planck.region_probability(p, grid, lambda x: x[0] < 0)
+    return jn.fokker_planck.region_probability(p, grid, _is_left)
 
 
 def _system_2d(centre):
@@ -56,8 +75,8 @@ def _system_2d(centre):
 
     height = BUDGET_2D / (2 * np.pi * WIDTH_2D**2)
     return jn.langevin.Overdamped(
-        lambda x: (x[0] ** 2 - 1) ** 2 + x[1] ** 2,
-        force=lambda x: SPIN_2D * jnp.stack([-x[1], x[0]]),
+        _double_well_2d,
+        force=_rotation,
         temperature=jn.models.blowtorch(centre=centre, width=WIDTH_2D, height=height),
     )
 
@@ -72,110 +91,146 @@ def _left_share_2d(raw, grid):
     import jaxneq as jn
 
     p = jn.fokker_planck.stationary_density(_system_2d(_centre_2d(raw)), grid, method="lu")
-    return jn.fokker_planck.region_probability(p, grid, lambda x: x[0] < 0)
+    return jn.fokker_planck.region_probability(p, grid, _is_left)
 
 
+@eqx.filter_jit
+def _at_centres_1d(centres, grid):
+    """Left share and stationary density for each hot-spot centre (one compiled loop: a
+    loop of solves is faster than their vmap on a CPU)."""
+    import jaxneq as jn
+
+    def one(c):
+        p = jn.fokker_planck.stationary_density(_system_1d(c), grid)
+        return jn.fokker_planck.region_probability(p, grid, _is_left), p
+
+    return jax.lax.map(one, centres)
+
+
+@eqx.filter_jit
+def _at_centres_2d(centres, grid):
+    """Left share, density and current field for each 2D hot-spot centre (one compiled
+    loop: a dense LU per centre, so a vmap's memory would grow with the batch; 403 centres
+    at once on the 60 x 36 grid took 19 GB)."""
+    import jaxneq as jn
+
+    fp = jn.fokker_planck
+
+    def one(c):
+        system = _system_2d(c)
+        p = fp.stationary_density(system, grid, method="lu")
+        return fp.region_probability(p, grid, _is_left), p, fp.current_field(system, grid, p)
+
+    return jax.lax.map(one, centres)
+
+
+@eqx.filter_jit
 def _adam_path(loss, x0, n_steps, learning_rate):
-    """Adam steps; returns the final parameters, the path of parameters and the loss at
-    each point of the path but the last."""
+    """Adam steps in one compiled scan; returns the final parameters, the path of
+    parameters and the loss at each point of the path but the last."""
     import optax
 
     optimiser = optax.adam(learning_rate)
 
-    @jax.jit
-    def step(x, state):
+    def step(carry, _):
+        x, state = carry
         value, grad = jax.value_and_grad(loss)(x)
         updates, state = optimiser.update(grad, state, x)
-        return optax.apply_updates(x, updates), state, value
+        x = optax.apply_updates(x, updates)
+        return (x, state), (x, value)
 
-    x, state, path, values = x0, optimiser.init(x0), [np.asarray(x0)], []
-    for _ in range(n_steps):
-        x, state, value = step(x, state)
-        path.append(np.asarray(x))
-        values.append(float(value))
-    return x, np.stack(path), np.asarray(values)
+    (x, _), (path, values) = jax.lax.scan(step, (x0, optimiser.init(x0)), None, length=n_steps)
+    return x, jnp.concatenate([x0[None], path]), values
 
 
-def _langevin_left_share(centre, grid, quick, full=False):
-    import jaxneq as jn
-
+def _langevin_left_share(centre, p, grid, quick, full=False):
+    """Left share by Langevin from the grid's steady state `p` at `centre`: mean and SE
+    over members."""
     from ._table import size
 
-    system = _system_1d(centre)
-    p = jn.fokker_planck.stationary_density(system, grid)
     n = size(quick, full, 512, 4096, 1 << 18)
+    left = _langevin_left(centre, p, grid, n, 4000 if quick else 20_000)
+    values = np.asarray(left, dtype=np.float64).reshape(n)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
+
+
+@eqx.filter_jit
+def _langevin_left(centre, p, grid, n, n_steps):
+    """Time-averaged indicator of the left well per member, started in the grid's steady
+    state `p` (one compiled call)."""
+    import jaxneq as jn
+
     k1, k2, k3 = jr.split(jr.PRNGKey(0), 3)
     cells = jr.choice(k1, grid.n_cells, (n,), p=p * grid.volume)
     x0 = (grid.lower[0] + (cells + jr.uniform(k2, (n,))) * grid.spacing[0])[:, None]
     obs = {"left": jn.observables.Mean(lambda x: (x[0] < 0).astype(x.dtype))}
     res = jn.langevin.simulate(
-        system, x0, key=k3, dt=2e-3, n_steps=4000 if quick else 20_000, observables=obs
+        _system_1d(centre), x0, key=k3, dt=2e-3, n_steps=n_steps, observables=obs
     )
-    values = np.asarray(res.observables["left"], dtype=np.float64).reshape(n)
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
+    return res.observables["left"]
+
+
+def _design_1d(grid, fine, quick, full):
+    """Adam on the 1D hot spot's centre, the brute-force scan, the grid error at the optimum
+    and the Langevin check there."""
+    x0 = jnp.asarray(0.2, grid.spacing.dtype)
+    centre, path, losses = _adam_path(lambda c: -_left_share_1d(c, grid), x0, 80, 0.05)
+    # brute force: one compiled loop over the scan's centres, the start and Adam's optimum
+    scan = np.linspace(-0.5, 1.5, 201)
+    centres = jnp.concatenate([jnp.asarray(scan, x0.dtype), jnp.stack([x0, centre])])
+    shares, densities = (np.asarray(a) for a in _at_centres_1d(centres, grid))
+    shares, share_opt = shares[:-2], float(shares[-1])
+    grid_error = abs(float(_at_centres_1d(centre[None], fine)[0][0]) - share_opt)
+    sim = _langevin_left_share(centre, densities[-1], grid, quick, full)
+    return (centre, path, losses, scan, shares, share_opt, grid_error, densities, *sim)
+
+
+def _design_2d(grid2, n_steps):
+    """Adam on the 2D hot spot's (bounded) centre and the brute-force scan of centres: the
+    centre, path, scan axes and centres, shares, and the density and current at the centre."""
+    raw, path2, _ = _adam_path(
+        lambda r: -_left_share_2d(r, grid2),
+        jnp.array([0.3, 0.2], grid2.spacing.dtype),
+        n_steps,
+        0.1,
+    )
+    # brute force in 2D: the rotation breaks the y -> -y symmetry, so scan both coordinates
+    sx, sy = np.linspace(-1.5, 1.5, 31), np.linspace(-0.6, 0.6, 13)
+    cx, cy = (a.reshape(-1) for a in np.meshgrid(sx, sy, indexing="ij"))
+    centre2 = np.asarray(_centre_2d(raw))
+    centres2 = jnp.asarray(np.concatenate([np.stack([cx, cy], -1), centre2[None]]), raw.dtype)
+    shares2, p2, J2 = (np.asarray(a) for a in _at_centres_2d(centres2, grid2))
+    return centre2, path2, sx, sy, cx, cy, shares2[:-1], float(shares2[-1]), p2[-1], J2[-1]
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
     from jaxneq import plot
 
-    from ._table import row, size, stage
+    from ._table import concurrently, row, size, stage
 
     say = stage(progress)
     fp = jn.fokker_planck
-    share_1d = jax.jit(_left_share_1d)
-    density_1d = jax.jit(lambda c, g: fp.stationary_density(_system_1d(c), g))
     grid = fp.Grid(-2.0, 2.0, size(quick, full, 100, 400, 400))
-    say(0.0, f"1D: scan of 201 hot-spot centres and Adam on a {grid.shape[0]}-cell grid")
     fine = fp.Grid(-2.0, 2.0, 2 * grid.shape[0])
-    # brute force: one compiled vmap over centres
-    scan = jnp.linspace(-0.5, 1.5, 201)
-    shares = jax.jit(jax.vmap(lambda c: _left_share_1d(c, grid)))(scan)
-    best = int(jnp.argmax(shares))
-    centre, path, losses = _adam_path(
-        lambda c: -_left_share_1d(c, grid), jnp.asarray(0.2), 80, 0.05
-    )
-    share_opt = float(share_1d(centre, grid))
-    grid_error = abs(float(share_1d(centre, fine)) - share_opt)
-    say(0.3, "1D: Langevin check of the optimum")
-    sim_mean, sim_stderr = _langevin_left_share(centre, grid, quick, full)
-    say(0.5, "2D: Adam and a brute-force scan with a heat budget and a rotational force")
-
     # 2D: bounded x position, fixed heat budget, rotational drive
     grid2 = fp.Grid((-2.0, -1.2), (2.0, 1.2), size(quick, full, (20, 12), (40, 24), (60, 36)))
-    raw, path2, _ = _adam_path(
-        lambda r: -_left_share_2d(r, grid2),
-        jnp.array([0.3, 0.2]),
-        size(quick, full, 40, 120, 120),
-        0.1,
+    say(
+        0.0,
+        f"at once: 1D scan of 201 hot-spot centres, Adam and Langevin ({grid.shape[0]} cells); "
+        "2D Adam and scan with a heat budget and a rotational force",
     )
-    # brute force in 2D: the rotation breaks the y -> -y symmetry, so scan both coordinates
-    sx, sy = jnp.linspace(-1.5, 1.5, 31), jnp.linspace(-0.6, 0.6, 13)
-    cx, cy = (a.reshape(-1) for a in jnp.meshgrid(sx, sy, indexing="ij"))
-    # vmap in batches (lax.map): a dense LU per centre, so memory grows with the batch
-    # (403 centres at once on the 60 x 36 grid took 19 GB)
-    shares2 = jax.jit(
-        lambda a, b: jax.lax.map(
-            lambda ab: _left_share_2d(
-                jnp.stack([jn.fokker_planck.unbounded(ab[0], -1.5, 1.5), ab[1]]), grid2
-            ),
-            (a, b),
-            batch_size=16,
-        )
-    )(cx, cy)
-    best2 = int(jnp.argmax(shares2))
-    centre2 = np.asarray(_centre_2d(raw))
-
-    @jax.jit
-    def density_and_current_2d(c):
-        system2 = _system_2d(c)
-        p = fp.stationary_density(system2, grid2, method="lu")
-        return p, fp.current_field(system2, grid2, p)
-
-    p2, J2 = density_and_current_2d(jnp.asarray(centre2))
+    one_d, two_d = concurrently(
+        lambda: _design_1d(grid, fine, quick, full),
+        lambda: _design_2d(grid2, size(quick, full, 40, 120, 120)),
+    )
+    centre, path, losses, scan, shares, share_opt, grid_error, densities = one_d[:8]
+    sim_mean, sim_stderr = one_d[8:]
+    best = int(np.argmax(shares))
+    centre2, path2, sx, sy, cx, cy, shares2, share_2d, p2, J2 = two_d
+    best2 = int(np.argmax(shares2))
 
     say(0.9, "figure")
-    share_2d = float(fp.region_probability(p2, grid2, lambda x: x[0] < 0))
     fig, axes = plot.panels(
         3,
         title=(
@@ -185,7 +240,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         ),
     )
     plot.density_map(
-        density_1d(jnp.asarray(0.2), grid),
+        densities[-2],
         grid=grid,
         ax=axes[0],
         label="start (c = 0.2)",
@@ -193,7 +248,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         ylabel="stationary density (1 / length)",
     )
     plot.density_map(
-        density_1d(centre, grid),
+        densities[-1],
         grid=grid,
         ax=axes[0],
         label=f"optimum (c = {float(centre):.3f})",
@@ -220,7 +275,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         ylabel="y (length)",
         colorbar_label="density (1 / length$^2$)",
         cmap="viridis",
-        title=f"2D: left share {share_2d:.3f} (scan {float(jnp.max(shares2)):.3f})",
+        title=f"2D: left share {share_2d:.3f} (scan {float(np.max(shares2)):.3f})",
     )
     plot.ensemble_snapshot(
         np.asarray(jax.vmap(_centre_2d)(jnp.asarray(path2))),
@@ -278,7 +333,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             "2D left share at Adam's centre",
             share_2d,
             None,
-            jnp.max(shares2),
+            np.max(shares2),
             "best share of the 2D scan",
         ),
     ]
@@ -297,7 +352,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         "centre_2d_scan": [float(cx[best2]), float(cy[best2])],
         "scan_2d_resolution": [float(sx[1] - sx[0]), float(sy[1] - sy[0])],
         "left_share_2d_adam": share_2d,
-        "left_share_2d_scan": float(jnp.max(shares2)),
+        "left_share_2d_scan": float(np.max(shares2)),
         "max_current_2d": float(jnp.max(jnp.linalg.norm(J2, axis=-1))),
         "table": table,
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -41,6 +42,14 @@ def _system(convention):
 
 def _langevin_left_share(convention, b, n_steps, burn_in, dt, key):
     """Time-averaged fraction of members in x < 0, its SE over members."""
+    left = np.asarray(_left_fractions(convention, b, n_steps, burn_in, dt, key), np.float64)
+    left = left.reshape(b)
+    return float(left.mean()), float(left.std(ddof=1) / np.sqrt(b))
+
+
+@eqx.filter_jit
+def _left_fractions(convention, b, n_steps, burn_in, dt, key):
+    """Each member's time-averaged indicator of x < 0 (one compiled call)."""
     import jaxneq as jn
 
     x0 = jnp.where(jr.bernoulli(jr.fold_in(key, 0), 0.5, (b, 1)), 1.0, -1.0)
@@ -50,10 +59,35 @@ def _langevin_left_share(convention, b, n_steps, burn_in, dt, key):
         key=jr.fold_in(key, 1),
         dt=dt,
         n_steps=n_steps,
-        observables={"left": jn.observables.Mean(lambda x: x[0] < 0, burn_in=burn_in)},
+        observables={"left": jn.observables.Mean(_is_left, burn_in=burn_in)},
     )
-    left = np.asarray(res.observables["left"], dtype=np.float64).reshape(b)
-    return float(left.mean()), float(left.std(ddof=1) / np.sqrt(b))
+    return res.observables["left"]
+
+
+def _is_left(x):
+    return x[0] < 0
+
+
+@eqx.filter_jit
+def _steady_states(grid, n_cells):
+    """Per convention: the grid's density and left share, the closed form at the cell
+    centres and its left share (one compiled call for the three conventions)."""
+    import jaxneq as jn
+
+    fp = jn.fokker_planck
+    out = {}
+    for convention in CONVENTIONS:
+        system = _system(convention)
+        p_grid = fp.stationary_density(system, grid)
+        # the closed form at the cell centres (odd points of a grid twice as fine) and at 0
+        exact = fp.stationary_state_1d(system, LOWER, UPPER, 2 * n_cells)
+        out[convention] = (
+            p_grid,
+            fp.region_probability(p_grid, grid, _is_left),
+            exact.density[1::2],
+            exact.cumulative[n_cells],
+        )
+    return out
 
 
 def _figure(out_dir, centres, curves, out):
@@ -82,7 +116,7 @@ def _figure(out_dir, centres, curves, out):
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
-    from ._table import row, size, stage
+    from ._table import concurrently, row, size, stage
 
     say = stage(progress)
     n_cells = 200
@@ -93,15 +127,21 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     centres = np.asarray(grid.centres)[:, 0]
     h = (UPPER - LOWER) / n_cells
     out, table, curves = {"dt": dt, "members": b, "steps": n_steps, "cells": n_cells}, [], {}
-    for i, (convention, alpha) in enumerate(CONVENTIONS.items()):
-        say(0.05 + 0.25 * i, f"{convention}: grid and closed form")
-        system = _system(convention)
-        p_grid = np.asarray(jn.fokker_planck.stationary_density(system, grid))
-        left_grid = float(jn.fokker_planck.region_probability(p_grid, grid, lambda x: x[0] < 0))
-        # the closed form at the cell centres (odd points of a grid twice as fine) and at x = 0
-        exact = jn.fokker_planck.stationary_state_1d(system, LOWER, UPPER, 2 * n_cells)
-        p_exact = np.asarray(exact.density)[1::2]
-        left_exact = float(exact.cumulative[n_cells])
+    say(
+        0.05,
+        "at once: grids and closed forms of the three conventions; Langevin "
+        f"({', '.join(simulated)}: {b} members x {n_steps} steps)",
+    )
+    runs = {
+        c: (lambda i=i, c=c: _langevin_left_share(c, b, n_steps, burn_in, dt, jr.key(i)))
+        for i, c in enumerate(CONVENTIONS)
+        if c in simulated
+    }
+    states, *sims = concurrently(lambda: _steady_states(grid, n_cells), *runs.values())
+    sims = dict(zip(runs, sims, strict=True))
+    for convention, alpha in CONVENTIONS.items():
+        p_grid, left_grid, p_exact, left_exact = (np.asarray(a) for a in states[convention])
+        left_grid, left_exact = float(left_grid), float(left_exact)
         curves[convention] = (p_grid, p_exact)
         out[f"left_share_grid_{convention}"] = left_grid
         out[f"left_share_exact_{convention}"] = left_exact
@@ -116,8 +156,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             )
         )
         if convention in simulated:
-            say(0.1 + 0.25 * i, f"{convention}: Langevin, {b} members x {n_steps} steps")
-            mean, se = _langevin_left_share(convention, b, n_steps, burn_in, dt, jr.key(i))
+            mean, se = sims[convention]
             out[f"left_share_langevin_{convention}"] = mean
             out[f"left_share_langevin_{convention}_stderr"] = se
             table.append(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,23 +67,31 @@ def current_at_budget(direction):
     return cycle_current(amplitude(direction) * direction)
 
 
+def _at_budget(direction):
+    """The cycle current and the entropy production with the drive along `direction`,
+    scaled to the budget (one root-finding), and the drive."""
+    drive = amplitude(direction) * direction
+    return cycle_current(drive), (entropy_production(drive, 1.0), drive)
+
+
+@eqx.filter_jit
 def _adam(direction, n_steps, learning_rate):
+    """Adam on the direction (one compiled scan over the steps); the final direction, the
+    current and the entropy production along the path, and (current, (entropy production,
+    drive)) at the final and at the initial direction."""
     import optax
 
     optimiser = optax.adam(learning_rate)
 
-    @jax.jit
-    def step(w, state):
-        value, grad = jax.value_and_grad(current_at_budget)(w)
+    def step(carry, _):
+        w, state = carry
+        (value, (ep, _)), grad = jax.value_and_grad(_at_budget, has_aux=True)(w)
         updates, state = optimiser.update(-grad, state, w)
-        return optax.apply_updates(w, updates), state, value, entropy_production(w, amplitude(w))
+        return (optax.apply_updates(w, updates), state), (value, ep)
 
-    w, state, currents, eps = direction, optimiser.init(direction), [], []
-    for _ in range(n_steps):
-        w, state, value, ep = step(w, state)
-        currents.append(float(value))
-        eps.append(float(ep))
-    return w, np.asarray(currents), np.asarray(eps)
+    init = (direction, optimiser.init(direction))
+    (w, _), (currents, eps) = jax.lax.scan(step, init, None, length=n_steps)
+    return w, currents, eps, jax.vmap(_at_budget)(jnp.stack([w, direction]))
 
 
 def _slsqp(start):
@@ -90,8 +99,7 @@ def _slsqp(start):
     from scipy.optimize import minimize
 
     value_and_grad = jax.jit(jax.value_and_grad(cycle_current))
-    ep = jax.jit(lambda f: entropy_production(f, 1.0))
-    ep_grad = jax.jit(jax.grad(lambda f: entropy_production(f, 1.0)))
+    ep_and_grad = jax.jit(jax.value_and_grad(lambda f: entropy_production(f, 1.0)))
     result = minimize(
         lambda f: tuple(-np.asarray(v, np.float64) for v in value_and_grad(jnp.asarray(f))),
         np.asarray(start, np.float64),
@@ -100,8 +108,8 @@ def _slsqp(start):
         constraints=[
             {
                 "type": "eq",
-                "fun": lambda f: float(ep(jnp.asarray(f))) - BUDGET,
-                "jac": lambda f: np.asarray(ep_grad(jnp.asarray(f)), np.float64),
+                "fun": lambda f: float(ep_and_grad(jnp.asarray(f))[0]) - BUDGET,
+                "jac": lambda f: np.asarray(ep_and_grad(jnp.asarray(f))[1], np.float64),
             }
         ],
         options={"ftol": 1e-14, "maxiter": 200},
@@ -126,13 +134,12 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     report = progress or (lambda fraction, message: None)
     uniform = jnp.ones(4)
     report(0.0, "Adam on the direction of the drive")
-    w, currents, eps = _adam(uniform, 80 if quick else 300, 0.1)
-    drive = np.asarray(amplitude(w) * w)
-    j_adam = float(current_at_budget(w))
-    ep_adam = float(entropy_production(w, amplitude(w)))
+    w, currents, eps, (j, (ep, drives)) = _adam(uniform, 80 if quick else 300, 0.1)
+    currents, eps = np.asarray(currents, np.float64), np.asarray(eps, np.float64)
+    drive, uniform_drive = np.asarray(drives[0]), np.asarray(drives[1])
+    j_adam, ep_adam, j_uniform = float(j[0]), float(ep[0]), float(j[1])
     report(0.6, "SLSQP reference")
-    f_ref, j_ref = _slsqp(np.asarray(amplitude(uniform) * uniform))
-    j_uniform = float(current_at_budget(uniform))
+    f_ref, j_ref = _slsqp(uniform_drive)
     report(0.9, "figures")
     fig, (left, right) = jplot.panels(2, title="driven ring at a fixed entropy-production budget")
     jplot.optimisation_trace(
@@ -148,7 +155,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     edges = np.arange(4)
     right.bar(edges - 0.2, drive, 0.4, label="Adam + scale_to_budget")
     right.bar(edges + 0.2, f_ref, 0.4, label="SLSQP")
-    right.axhline(float(amplitude(uniform)), color="k", ls="--", lw=1, label="uniform drive")
+    right.axhline(float(uniform_drive[0]), color="k", ls="--", lw=1, label="uniform drive")
     right.set(xlabel="jump i -> i+1", ylabel="drive f_i (k_B T)", xticks=edges)
     right.legend(fontsize=8)
     jplot.save(fig, out_dir / f"{NAME}.png")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -34,24 +35,37 @@ BOUND = 2.0  # the centre stays inside [-BOUND, BOUND]^2
 START = (0.2, -0.6)  # the initial centre
 
 
-def system(centre):
-    """The driven trap with a hot spot at `centre`."""
+def _potential(x):
+    return 0.5 * x[0] ** 2 + 2.0 * x[1] ** 2
+
+
+def _rotation(x):
+    return SPIN * jnp.stack([-x[1], x[0]])
+
+
+def system(centre, height=HEIGHT):
+    """The driven trap with a hot spot at `centre` (module-level fields: every call gives
+    the same static structure, so compiled grid functions are reused)."""
     import jaxneq as jn
 
     return jn.langevin.Overdamped(
-        lambda x: 0.5 * x[0] ** 2 + 2.0 * x[1] ** 2,
-        force=lambda x: SPIN * jnp.stack([-x[1], x[0]]),
-        temperature=jn.models.blowtorch(centre=centre, width=WIDTH, height=HEIGHT),
+        _potential,
+        force=_rotation,
+        temperature=jn.models.blowtorch(centre=centre, width=WIDTH, height=height),
     )
 
 
-def turns(centre, grid):
+def _method(grid):
+    return "lu" if grid.n_cells <= 1024 else "auto"
+
+
+def turns(centre, grid, height=HEIGHT):
     """Current through {y = 0, x > 0}: counter-clockwise turns about the origin per time."""
     import jaxneq as jn
 
     fp = jn.fokker_planck
-    s = system(centre)
-    p = fp.stationary_density(s, grid, method="lu" if grid.n_cells <= 1024 else "auto")
+    s = system(centre, height)
+    p = fp.stationary_density(s, grid, method=_method(grid))
     return fp.cross_section_current(s, grid, p, 1, grid.shape[1] // 2 - 1, lambda x: x[0] > 0)
 
 
@@ -61,21 +75,29 @@ def centre_of(raw):
     return jn.fokker_planck.bounded(raw, -BOUND, BOUND)
 
 
-def _adam_path(value_and_grad, x0, n_steps, learning_rate, sign):
-    """Adam on `sign * objective` (one compiled `value_and_grad`, shared by both designs);
-    returns the final parameters, the path and the objective along it."""
+@eqx.filter_jit
+def _adam_paths(raw0, signs, grid, n_steps, learning_rate):
+    """Adam on `sign * objective` for each sign (one compiled scan over the steps, vmapped
+    over the signs); returns the final parameters, the paths and the objective along them."""
     import optax
 
     optimiser = optax.adam(learning_rate)
-    update = jax.jit(optimiser.update)
-    x, state, path, values = x0, optimiser.init(x0), [np.asarray(x0)], []
-    for _ in range(n_steps):
-        value, grad = value_and_grad(x)
-        updates, state = update(sign * grad, state, x)
-        x = optax.apply_updates(x, updates)
-        path.append(np.asarray(x))
-        values.append(float(value))
-    return x, np.stack(path), np.asarray(values)
+    objective = jax.value_and_grad(lambda r: turns(centre_of(r), grid))
+
+    def one(sign):
+        def step(carry, _):
+            x, state = carry
+            value, grad = objective(x)
+            updates, state = optimiser.update(sign * grad, state, x)
+            x = optax.apply_updates(x, updates)
+            return (x, state), (x, value)
+
+        (x, _), (path, values) = jax.lax.scan(
+            step, (raw0, optimiser.init(raw0)), None, length=n_steps
+        )
+        return x, jnp.concatenate([raw0[None], path]), values
+
+    return jax.vmap(one)(signs)
 
 
 def _band_current(J, grid):
@@ -86,62 +108,88 @@ def _band_current(J, grid):
     return jnp.sum(0.5 * (J[half:, k - 1, 1] + J[half:, k, 1])) * grid.spacing[0]
 
 
-def langevin_turns(centre, grid, batches, members, t_end):
-    """Binned Langevin estimate of the current through the cut: (mean, stderr) over
-    `batches` independent ensembles of `members`, each run for a time `t_end` from the
-    grid's steady state, Richardson-extrapolated from dt and dt/2 (Euler–Maruyama's O(dt)
-    bias, large where the hot spot is sharp)."""
+@eqx.filter_jit
+def _at_centres(centres, heights, grid):
+    """For each (centre, height): the turning current, the density, the current field and
+    its binned cross-section (one compiled loop: on a CPU, a loop of dense solves is faster
+    than their vmap)."""
     import jaxneq as jn
 
     fp = jn.fokker_planck
+
+    def one(centre, height):
+        s = system(centre, height)
+        p = fp.stationary_density(s, grid, method=_method(grid))
+        J = fp.current_field(s, grid, p)
+        phi = fp.cross_section_current(s, grid, p, 1, grid.shape[1] // 2 - 1, lambda x: x[0] > 0)
+        return phi, p, J, _band_current(J, grid)
+
+    return jax.lax.map(lambda ch: one(*ch), (centres, heights))
+
+
+@eqx.filter_jit
+def _langevin_batches(centre, p, grid, dts, batches, members, n_steps):
+    """Binned current through the cut per time step and batch, from the grid's steady state
+    `p` (one compiled call)."""
+    import jaxneq as jn
+
     s = system(centre)
-    p = fp.stationary_density(s, grid, method="lu" if grid.n_cells <= 1024 else "auto")
     k1, k2, k3 = jr.split(jr.PRNGKey(7), 3)
     n = batches * members
     cells = jr.choice(k1, grid.n_cells, (n,), p=(p * grid.volume).reshape(-1))
     ij = jnp.stack(jnp.unravel_index(cells, grid.shape), -1)
     x0 = grid.lower + (ij + jr.uniform(k2, (n, 2), dtype=p.dtype)) * grid.spacing
     x0 = x0.reshape(batches, members, 2)
-    edges = [
-        np.linspace(float(grid.lower[k]), float(grid.upper[k]), grid.shape[k] + 1) for k in (0, 1)
-    ]
-    out = {}
-    for dt in (4e-3, 2e-3):
-        obs = {"J": jn.observables.CurrentField(edges, coordinates=(0, 1))}
+    edges = [jnp.linspace(grid.lower[k], grid.upper[k], grid.shape[k] + 1) for k in (0, 1)]
+    obs = {"J": jn.observables.CurrentField(edges, coordinates=(0, 1))}
 
-        def one(key, x, dt=dt, obs=obs):
-            res = jn.langevin.simulate(
-                s, x, key=key, dt=dt, n_steps=int(t_end / dt), observables=obs
-            )
-            return _band_current(res.observables["J"], grid)
+    def one(dt, key, x):
+        res = jn.langevin.simulate(s, x, key=key, dt=dt, n_steps=n_steps, observables=obs)
+        return _band_current(res.observables["J"], grid)
 
-        out[dt] = np.asarray(jax.jit(jax.vmap(one))(jr.split(k3, batches), x0))
-    extrapolated = 2 * out[2e-3] - out[4e-3]  # paired batches (same keys and starts)
+    keys = jr.split(k3, batches)
+    # a loop over (dt, batch): on a CPU it compiles and runs faster than a vmap
+    runs = (jnp.repeat(dts, batches), jnp.concatenate([keys, keys]), jnp.concatenate([x0, x0]))
+    return jax.lax.map(lambda a: one(*a), runs).reshape(2, batches)
+
+
+def langevin_turns(centre, grid, batches, members, t_end, p=None):
+    """Binned Langevin estimate of the current through the cut: (mean, stderr) over
+    `batches` independent ensembles of `members`, started in the grid's steady state and
+    Richardson-extrapolated from dt and dt/2 (Euler–Maruyama's O(dt) bias, large where the
+    hot spot is sharp). Both time steps run the same number of steps in one compiled call:
+    a time `t_end` at dt/2 = 2e-3 and `2 t_end` at dt = 4e-3. `p`: the grid's steady state
+    at `centre` when already known."""
+    if p is None:
+        p = eqx.filter_jit(_density)(centre, grid)
+    n_steps = int(t_end / 2e-3)
+    dts = jnp.asarray([4e-3, 2e-3], dtype=grid.spacing.dtype)
+    band = np.asarray(_langevin_batches(centre, p, grid, dts, batches, members, n_steps))
+    extrapolated = 2 * band[1] - band[0]  # paired batches (same keys and starts)
     return float(extrapolated.mean()), float(extrapolated.std(ddof=1) / np.sqrt(batches))
 
 
-def _scan(grid, n_points):
-    values = jnp.linspace(-BOUND * 0.95, BOUND * 0.95, n_points)
-    cx, cy = (a.reshape(-1) for a in jnp.meshgrid(values, values, indexing="ij"))
-    shares = jax.jit(jax.vmap(lambda a, b: turns(jnp.stack([a, b]), grid)))(cx, cy)
-    return np.asarray(values), np.stack([np.asarray(cx), np.asarray(cy)], -1), np.asarray(shares)
-
-
-def _figure(out_dir, grid, results, paths, scan):
+def _density(centre, grid):
     import jaxneq as jn
+
+    return jn.fokker_planck.stationary_density(system(centre), grid, method=_method(grid))
+
+
+def _scan_centres(n_points):
+    """The brute-force scan's centres: an n_points x n_points square inside the bounds."""
+    values = np.linspace(-BOUND * 0.95, BOUND * 0.95, n_points)
+    cx, cy = (a.reshape(-1) for a in np.meshgrid(values, values, indexing="ij"))
+    return values, np.stack([cx, cy], -1)
+
+
+def _figure(out_dir, grid, results, paths, scan, fields):
     import jaxneq.plot as jplot
 
-    fp = jn.fokker_planck
     fig, axes = jplot.panels(
         4, title="hot-spot design: current through {y = 0, x > 0} (grid steady states)", ncols=4
     )
-    fields = []
-    for centre in (results["start"], results["max"], results["min"]):
-        s = system(jnp.asarray(centre))
-        p = fp.stationary_density(s, grid, method="lu" if grid.n_cells <= 1024 else "auto")
-        fields.append((p, fp.current_field(s, grid, p)))
-    vmax = max(float(jnp.max(p)) for p, _ in fields)
-    scale = max(float(jnp.max(jnp.linalg.norm(J, axis=-1))) for _, J in fields)
+    vmax = max(float(np.max(p)) for p, _ in fields)
+    scale = max(float(np.max(np.linalg.norm(J, axis=-1))) for _, J in fields)
     titles = ("start", "maximise the turning current", "reverse the turning current")
     starts = (results["start"], results["max"], results["min"])
     for ax, (p, J), title, centre in zip(axes, fields, titles, starts, strict=False):
@@ -195,58 +243,62 @@ def _row(quantity, measured, reference, label, stderr=None, unit="turns / time")
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
+    from ._table import concurrently
+
     fp = jn.fokker_planck
     report = progress or (lambda fraction, message: None)
     n = 16 if quick else 32
     grid = fp.Grid(-HALF, HALF, (n, n))
     raw0 = fp.unbounded(jnp.asarray(START), -BOUND, BOUND)
     steps = 30 if quick else 120
-    report(0.0, "Adam: maximise the turning current")
-    objective = jax.jit(jax.value_and_grad(lambda r: turns(centre_of(r), grid)))
-    raw_max, path_max, _ = _adam_path(objective, raw0, steps, 0.15, -1.0)
-    report(0.25, "Adam: reverse the turning current")
-    raw_min, path_min, _ = _adam_path(objective, raw0, steps, 0.15, 1.0)
-    report(0.45, "brute-force scan of hot-spot centres")
-    scan = _scan(grid, 7 if quick else 21)
-    values, centres, shares = scan
-    best, worst = int(np.argmax(shares)), int(np.argmin(shares))
-    at = jax.jit(lambda c: turns(c, grid))
+    values, centres = _scan_centres(7 if quick else 21)
+    fine = fp.Grid(-HALF, HALF, (2 * n, 2 * n))
+    fine_turns = eqx.filter_jit(turns)
+
+    def points(maximum, minimum):
+        """Start, maximum, minimum, no hot spot (height 0: T = 1 everywhere) and the scan."""
+        at = np.concatenate([np.stack([START, maximum, minimum, START]), centres])
+        heights = jnp.full(len(at), HEIGHT, raw0.dtype).at[3].set(0.0)
+        return jnp.asarray(at, raw0.dtype), heights
+
+    def compile_ahead():
+        # the grid functions compile (and run once at the start) while Adam runs; called
+        # again below with the optima, they are then cached
+        _at_centres(*points(START, START), grid)
+        fine_turns(jnp.asarray(START, raw0.dtype), fine)
+
+    report(0.0, "Adam: maximise and reverse the turning current (one compiled scan)")
+    (raws, paths, _), _ = concurrently(
+        lambda: _adam_paths(raw0, jnp.asarray([-1.0, 1.0], raw0.dtype), grid, steps, 0.15),
+        compile_ahead,
+    )
+    raw_max, raw_min = raws
+    report(0.45, "brute-force scan of hot-spot centres and the grid at the optima")
     results = {
         "start": np.asarray(START),
         "max": np.asarray(centre_of(raw_max)),
         "min": np.asarray(centre_of(raw_min)),
     }
-    phi = {k: float(at(jnp.asarray(c))) for k, c in results.items()}
-    no_torch = jn.langevin.Overdamped(
-        lambda x: 0.5 * x[0] ** 2 + 2.0 * x[1] ** 2,
-        force=lambda x: SPIN * jnp.stack([-x[1], x[0]]),
-    )
-    p0 = fp.stationary_density(no_torch, grid, method="lu" if grid.n_cells <= 1024 else "auto")
-    phi_none = float(
-        fp.cross_section_current(no_torch, grid, p0, 1, n // 2 - 1, lambda x: x[0] > 0)
-    )
-    fine = fp.Grid(-HALF, HALF, (2 * n, 2 * n))
-    grid_error = abs(float(turns(jnp.asarray(results["max"]), fine)) - phi["max"])
-    s_max = system(jnp.asarray(results["max"]))
-    band = float(
-        _band_current(
-            fp.current_field(
-                s_max,
-                grid,
-                fp.stationary_density(s_max, grid, method="lu" if grid.n_cells <= 1024 else "auto"),
-            ),
-            grid,
-        )
-    )
+    # one call: start, maximum, minimum, no hot spot, the scan
+    at, heights = points(results["max"], results["min"])
+    phis, densities, currents, bands = (np.asarray(a) for a in _at_centres(at, heights, grid))
+    phi = {k: float(v) for k, v in zip(results, phis, strict=False)}
+    phi_none = float(phis[3])
+    shares = phis[4:]
+    scan = (values, centres, shares)
+    best, worst = int(np.argmax(shares)), int(np.argmin(shares))
+    grid_error = abs(float(fine_turns(at[1], fine)) - phi["max"])
+    band = float(bands[1])
     report(0.6, "Langevin ensemble at the optimum")
     size = (4, 256, 8.0) if quick else (8, 1024, 40.0)
-    sim, sim_se = langevin_turns(jnp.asarray(results["max"]), grid, *size)
+    sim, sim_se = langevin_turns(at[1], grid, *size, p=jnp.asarray(densities[1]))
     report(0.9, "figures")
     paths = {
-        "max": np.asarray(jax.vmap(centre_of)(jnp.asarray(path_max))),
-        "min": np.asarray(jax.vmap(centre_of)(jnp.asarray(path_min))),
+        "max": np.asarray(jax.vmap(centre_of)(paths[0])),
+        "min": np.asarray(jax.vmap(centre_of)(paths[1])),
     }
-    _figure(out_dir, grid, results, paths, scan)
+    fields = list(zip(densities[:3], currents[:3], strict=True))
+    _figure(out_dir, grid, results, paths, scan, fields)
     resolution = float(values[1] - values[0])
     out = {
         "turns_no_hot_spot": phi_none,

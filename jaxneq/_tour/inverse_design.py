@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NAME = "inverse_design"
 TITLE = "Inverse design: place a blowtorch so that the left well holds 90 %"
@@ -41,6 +43,14 @@ def left_population(params, x):
 def design(x, n_steps: int, learning_rate: float = 0.1):
     """Adam on $(P_\\mathrm{left} - 0.9)^2$; returns the final params and the history of
     (loss, raw_amplitude, centre)."""
+    params, (values, raw_amplitudes, centres) = _adam(x, n_steps, learning_rate)
+    history = np.stack([values, raw_amplitudes, centres], -1).tolist()
+    return params, [tuple(h) for h in history]
+
+
+@eqx.filter_jit
+def _adam(x, n_steps, learning_rate):
+    """The Adam steps as one compiled scan."""
     import optax
 
     def loss(params):
@@ -48,23 +58,37 @@ def design(x, n_steps: int, learning_rate: float = 0.1):
 
     optimiser = optax.adam(learning_rate)
 
-    @jax.jit
-    def update(params, opt_state):
+    def update(carry, _):
+        params, opt_state = carry
         value, grads = jax.value_and_grad(loss)(params)
         updates, opt_state = optimiser.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state), (value, *params)
 
     params = (jnp.asarray(0.0, x.dtype), jnp.asarray(0.2, x.dtype))  # a = log 2, right of 0
-    opt_state = optimiser.init(params)
-    history = []
-    for _ in range(n_steps):
-        params, opt_state, value = update(params, opt_state)
-        history.append((float(value), float(params[0]), float(params[1])))
-    return params, history
+    carry, history = jax.lax.scan(update, (params, optimiser.init(params)), None, length=n_steps)
+    return carry[0], history
+
+
+@jax.jit
+def _fitted(x, params):
+    """Amplitude, centre, stationary laws before and after, the fitted temperature and
+    Boltzmann's law (one compiled call)."""
+    import jaxneq as jn
+
+    amplitude, centre = jax.nn.softplus(params[0]), params[1]
+    p_start = jn.markov.stationary(jn.models.blowtorch_double_well_chain(x, 0.0, 0.0))
+    p_end = jn.markov.stationary(
+        jn.models.blowtorch_double_well_chain(x, amplitude, centre, width=WIDTH)
+    )
+    temperature = jn.models.hot_spot_temperature(x, amplitude, centre, width=WIDTH)
+    # Boltzmann at uniform T = 1 with the chain's energies E = 4 (x^2 - 1)^2 (its docstring)
+    boltzmann = jax.nn.softmax(-4.0 * (x**2 - 1.0) ** 2)
+    left = [jnp.sum(jnp.where(x < 0, p, 0.0)) for p in (p_start, p_end, boltzmann)]
+    return amplitude, centre, p_start, p_end, temperature, boltzmann, left
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-    import jaxneq as jn
     from jaxneq import plot
 
     from ._table import row, size, stage
@@ -74,16 +98,9 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     n_steps = size(quick, full, 150, 400, 400)
     say(0.0, f"Adam through the stationary solver: {n_steps} steps")
     params, history = design(x, n_steps=n_steps)
-    amplitude, centre = jax.nn.softplus(params[0]), params[1]
-    p_start = jn.markov.stationary(jn.models.blowtorch_double_well_chain(x, 0.0, 0.0))
-    p_end = jn.markov.stationary(
-        jn.models.blowtorch_double_well_chain(x, amplitude, centre, width=WIDTH)
-    )
-    temperature = jn.models.hot_spot_temperature(x, amplitude, centre, width=WIDTH)
-    # Boltzmann at uniform T = 1 with the chain's energies E = 4 (x^2 - 1)^2 (its docstring)
-    boltzmann = jax.nn.softmax(-4.0 * (x**2 - 1.0) ** 2)
-    left_start = float(jnp.sum(jnp.where(x < 0, p_start, 0.0)))
-    left_end = float(jnp.sum(jnp.where(x < 0, p_end, 0.0)))
+    fitted = _fitted(x, params)
+    amplitude, centre, p_start, p_end, temperature, boltzmann, left = fitted
+    left_start, left_end, left_boltzmann = (float(v) for v in left)
 
     say(0.9, "figure")
     edges = jnp.concatenate([x - 0.04, x[-1:] + 0.04])  # lattice sites as cells of width 0.08
@@ -136,7 +153,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             "left well, uniform T",
             left_start,
             None,
-            jnp.sum(jnp.where(x < 0, boltzmann, 0.0)),
+            left_boltzmann,
             "Boltzmann exp(-E/T)",
         ),
         row("left well, fitted blowtorch", left_end, None, TARGET, "design target"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -35,6 +36,7 @@ CASES = (
     ("phase -pi/2", -np.pi / 2, MODULATION),
     ("uniform T (a = 0)", np.pi / 2, 0.0),
 )
+CURVE_PHASES = np.linspace(-np.pi, np.pi, 121)  # the closed form in the figure
 
 
 def _system(phase, modulation):
@@ -43,36 +45,72 @@ def _system(phase, modulation):
     return jn.models.buttiker_landauer_ratchet(BARRIER, 1.0, modulation, phase)
 
 
-def _velocities(b, t, dt, key):
-    """Mean velocity of each case (vmapped over the cases) and its standard error."""
+def _velocities(b, t, dt, keys):
+    """Mean velocity of each case at dt and at dt/2 and its standard error: one compiled
+    loop over the cases and both time steps, each run for the same number of steps (the
+    burn-in t >= 1 and the time t at dt/2; twice both at dt)."""
+    dts = np.repeat([dt, dt / 2], len(CASES))
+    phases = np.tile([c[1] for c in CASES], 2)
+    modulations = np.tile([c[2] for c in CASES], 2)
+    dtype = jnp.result_type(float)
+    v = np.asarray(
+        _velocity_samples(
+            *(jnp.asarray(a, dtype) for a in (phases, modulations, dts)),
+            keys,
+            b,
+            round(t / (dt / 2)),
+            round(1.0 / (dt / 2)),
+        )
+    ).reshape(2, len(CASES), b)
+    return v.mean(axis=-1), v.std(axis=-1, ddof=1) / np.sqrt(b)
+
+
+@eqx.filter_jit
+def _velocity_samples(phases, modulations, dts, keys, b, n_steps, n_burn):
     import jaxneq as jn
 
-    n_steps, n_burn = round(t / dt), round(1.0 / dt)
-
-    def one(phase, modulation, k):
+    def one(phase, modulation, dt, k):
         system = _system(phase, modulation)
-        x0 = jr.uniform(jr.fold_in(k, 0), (b, 1), dtype=jnp.result_type(float))
+        x0 = jr.uniform(jr.fold_in(k, 0), (b, 1), dtype=dt.dtype)
         warm = jn.langevin.simulate(system, x0, key=jr.fold_in(k, 1), dt=dt, n_steps=n_burn).x
         end = jn.langevin.simulate(system, warm, key=jr.fold_in(k, 2), dt=dt, n_steps=n_steps).x
         return (end - warm)[:, 0] / (n_steps * dt)
 
-    phases = jnp.array([c[1] for c in CASES])
-    modulations = jnp.array([c[2] for c in CASES])
-    v = np.asarray(jax.jit(jax.vmap(one))(phases, modulations, jr.split(key, len(CASES))))
-    return v.mean(axis=1), v.std(axis=1, ddof=1) / np.sqrt(b)
+    # a loop over the runs: on a CPU it compiles and runs faster than a vmap
+    return jax.lax.map(lambda a: one(*a), (phases, modulations, dts, keys))
 
 
-def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated):
+@eqx.filter_jit
+def _deterministic(phases, modulations, grid, curve_phases):
+    """Closed-form and grid velocities of the cases, the closed form along `curve_phases`
+    (at the modulation of the figure) and the closed-form state of the first case (one
+    compiled call)."""
     import jaxneq as jn
+
+    fp = jn.fokker_planck
+
+    def on_grid(phase, modulation):
+        system = _system(phase, modulation)
+        p = fp.stationary_density(system, grid)
+        return jnp.mean(fp.current_field(system, grid, p))  # J L, L = 1
+
+    n = phases.shape[0]
+    all_phases = jnp.concatenate([phases, curve_phases])
+    all_modulations = jnp.concatenate(
+        [modulations, jnp.full(curve_phases.shape, MODULATION, modulations.dtype)]
+    )
+    states = jax.vmap(
+        lambda ph, a: fp.stationary_state_1d(_system(ph, a), 0.0, 1.0, periodic=True)
+    )(all_phases, all_modulations)
+    v = states.velocity
+    grid_v = jax.vmap(on_grid)(phases, modulations)
+    return v[:n], grid_v, v[n:], states.x[0], states.density[0]
+
+
+def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated, curve, state):
     from jaxneq import plot
 
-    phases = np.linspace(-np.pi, np.pi, 121)
-
-    def exact_velocity(phase):
-        system = _system(phase, MODULATION)
-        return jn.fokker_planck.stationary_state_1d(system, 0.0, 1.0, 128, periodic=True).velocity
-
-    curve = np.asarray(jax.jit(jax.vmap(exact_velocity))(jnp.asarray(phases)))
+    phases = CURVE_PHASES
     shown = [i for i, c in enumerate(CASES) if c[2] == MODULATION]
     fig, axes = plot.panels(
         2,
@@ -98,11 +136,8 @@ def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated):
         [CASES[i][1] for i in shown], [on_grid[i] for i in shown], "s", mfc="none", label="grid"
     )
     axes[0].legend(fontsize=8)
-    state = jn.fokker_planck.stationary_state_1d(
-        _system(np.pi / 2, MODULATION), 0.0, 1.0, periodic=True
-    )
-    x = np.asarray(state.x)
-    axes[1].plot(x, np.asarray(state.density), "k-", label="density p(x) (1 / period)")
+    x, density = state
+    axes[1].plot(x, density, "k-", label="density p(x) (1 / period)")
     axes[1].plot(x, BARRIER / 2 * (1 - np.cos(2 * np.pi * x)), "--", label="U(x) (energy)")
     axes[1].plot(x, 1 + MODULATION * np.cos(2 * np.pi * x - np.pi / 2), ":", label="T(x) (energy)")
     axes[1].set(xlabel="x (periods)", ylabel="value")
@@ -154,28 +189,26 @@ def _rows(label, phase, modulation, exact, on_grid, measured, dt, n_cells):
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
-    from ._table import size, stage
+    from ._table import concurrently, size, stage
 
     say = stage(progress)
     b, t, dt = size(quick, full, (2048, 5.0, 4e-3), (4096, 10.0, 2e-3), (65536, 20.0, 1e-3))
     n_cells = 200
-    say(0.0, "closed form and grid")
-    exact = [
-        float(jn.fokker_planck.stationary_state_1d(_system(p, a), 0.0, 1.0, periodic=True).velocity)
-        for _, p, a in CASES
-    ]
+    say(0.0, f"closed form, grid and Langevin at dt = {dt:g} and {dt / 2:g} ({b} members), at once")
     grid = jn.fokker_planck.Grid(0.0, 1.0, n_cells, periodic=True)
-
-    def grid_velocity(phase, modulation):
-        system = _system(phase, modulation)
-        p = jn.fokker_planck.stationary_density(system, grid)
-        return jnp.mean(jn.fokker_planck.current_field(system, grid, p))  # J L, L = 1
-
-    on_grid = [float(grid_velocity(p, a)) for _, p, a in CASES]
-    say(0.15, f"Langevin at dt = {dt:g}: {len(CASES)} cases x {b} members, t = {t:g}")
-    v1, se1 = _velocities(b, t, dt, jr.key(0))
-    say(0.5, f"Langevin at dt = {dt / 2:g}")
-    v2, se2 = _velocities(b, t, dt / 2, jr.key(1))
+    dtype = jnp.result_type(float)
+    keys = jnp.concatenate([jr.split(jr.key(0), len(CASES)), jr.split(jr.key(1), len(CASES))])
+    deterministic, ((v1, v2), (se1, se2)) = concurrently(
+        lambda: _deterministic(
+            jnp.asarray([c[1] for c in CASES], dtype),
+            jnp.asarray([c[2] for c in CASES], dtype),
+            grid,
+            jnp.asarray(CURVE_PHASES, dtype),
+        ),
+        lambda: _velocities(b, t, dt, keys),
+    )
+    exact, on_grid, curve, *state = (np.asarray(a) for a in deterministic)
+    exact, on_grid = [float(v) for v in exact], [float(v) for v in on_grid]
     extrapolated, se_extrapolated = 2 * v2 - v1, np.sqrt(4 * se2**2 + se1**2)
     measured = np.stack([v1, se1, v2, se2, extrapolated, se_extrapolated])
 
@@ -201,5 +234,5 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     out["table"] = table
 
     say(0.9, "figure")
-    _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated)
+    _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated, curve, state)
     return out

@@ -11,6 +11,7 @@ against the exact steady state of the designed chain.
 
 from __future__ import annotations
 
+import functools
 import pathlib
 
 import jax
@@ -45,9 +46,35 @@ def predicted(drives):
     return jax.nn.softmax(-fit.gamma * R), fit, p
 
 
-def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
+def _loss(drives):
+    q, fit, _ = predicted(drives)
+    # the prediction is only worth designing with while the law holds with gamma > 0:
+    # the fit's own KL divergence and a barrier against gamma < GAMMA_MIN keep it so
+    keep_law = fit.kl + 10.0 * jax.nn.relu(GAMMA_MIN - fit.gamma) ** 2
+    return -jnp.log(q[TARGET]) + keep_law + REGULARISATION * jnp.sum(drives**2)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _design(n, dtype, n_steps):
+    """Adam on the drives (one compiled scan); the drives, the loss along the path, the
+    prediction, fit and steady state without and with the drives, and Boltzmann's law."""
     import optax
 
+    optimiser = optax.adam(0.1)
+
+    def update(carry, _):
+        drives, opt_state = carry
+        value, grad = jax.value_and_grad(_loss)(drives)
+        updates, opt_state = optimiser.update(grad, opt_state, drives)
+        return (optax.apply_updates(drives, updates), opt_state), value
+
+    zero = jnp.zeros((n,), dtype)
+    (drives, _), history = jax.lax.scan(update, (zero, optimiser.init(zero)), None, n_steps)
+    boltzmann = jax.nn.softmax(-jnp.asarray(ENERGIES, dtype))
+    return drives, history, predicted(zero), predicted(drives), boltzmann
+
+
+def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     from jaxneq import plot
 
     from ._table import row, size, stage
@@ -58,31 +85,9 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     n_steps = size(quick, full, 150, 600, 600)
     say(0.0, f"Adam on the drives through fit_gamma and stationary: {n_steps} steps")
 
-    def loss(drives):
-        q, fit, _ = predicted(drives)
-        # the prediction is only worth designing with while the law holds with gamma > 0:
-        # the fit's own KL divergence and a barrier against gamma < GAMMA_MIN keep it so
-        keep_law = fit.kl + 10.0 * jax.nn.relu(GAMMA_MIN - fit.gamma) ** 2
-        return -jnp.log(q[TARGET]) + keep_law + REGULARISATION * jnp.sum(drives**2)
-
-    optimiser = optax.adam(0.1)
-
-    @jax.jit
-    def update(drives, opt_state):
-        value, grad = jax.value_and_grad(loss)(drives)
-        updates, opt_state = optimiser.update(grad, opt_state, drives)
-        return optax.apply_updates(drives, updates), opt_state, value
-
-    drives = jnp.zeros((n,), dtype)
-    opt_state = optimiser.init(drives)
-    history = []
-    for _ in range(n_steps):
-        drives, opt_state, value = update(drives, opt_state)
-        history.append(float(value))
-
-    q0, fit0, p0 = predicted(jnp.zeros((n,), dtype))
-    q1, fit1, p1 = predicted(drives)
-    q0, p0, q1, p1 = (np.asarray(a) for a in (q0, p0, q1, p1))
+    drives, history, (q0, fit0, p0), (q1, fit1, p1), boltzmann = _design(n, dtype, n_steps)
+    history = np.asarray(history).tolist()
+    q0, p0, q1, p1, boltzmann = (np.asarray(a) for a in (q0, p0, q1, p1, boltzmann))
 
     say(0.9, "figure")
     fig, axes = plot.panels(
@@ -97,7 +102,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     plot.estimates(
         states,
         p0,
-        exact=jax.nn.softmax(-jnp.asarray(ENERGIES)),
+        exact=boltzmann,
         ax=axes[0],
         fmt="s",
         label="exact, no drive",
@@ -127,7 +132,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             f"p(state {TARGET}), no drive",
             p0[TARGET],
             None,
-            jax.nn.softmax(-jnp.asarray(ENERGIES, dtype))[TARGET],
+            boltzmann[TARGET],
             "Boltzmann exp(-E)/Z",
         ),
         row(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pathlib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -37,21 +38,65 @@ def temperature(x):
     return jnp.stack([0.3 + r2 + 0.5 * x[0] * x[1], 0.2 + 0.5 * r2 + 0.5 * jnp.tanh(x[0])])
 
 
+def _potential(x):
+    return 0.05 * jnp.sum(x**2) ** 2
+
+
+def _rotation(x):
+    return ROTATION * jnp.stack([-x[1], x[0]])
+
+
 def system():
     import jaxneq as jn
 
-    return jn.langevin.Overdamped(
-        lambda x: 0.05 * jnp.sum(x**2) ** 2,
-        force=lambda x: ROTATION * jnp.stack([-x[1], x[0]]),
-        temperature=temperature,
+    return jn.langevin.Overdamped(_potential, force=_rotation, temperature=temperature)
+
+
+@eqx.filter_jit
+def _fields_and_fits(x0, n_groups, n_steps, burn_in, dt, window):
+    """Trajectories, rattling and density per group and pooled, the bins kept and the fits
+    of gamma (one compiled call)."""
+    import jaxneq as jn
+
+    b = x0.shape[0]
+    # the saved trajectory is n_steps x b x 2 floats (330 MB in float64 at the full size)
+    run_ = jn.langevin.simulate(system(), x0, key=jr.key(1), dt=dt, n_steps=n_steps, save_every=1)
+    x = run_.trajectory[burn_in:].reshape(-1, n_groups, b // n_groups, 2)
+    edges = jnp.linspace(LOWER, UPPER, CELLS + 1, dtype=x0.dtype)
+
+    def field_of(xg):
+        return jn.rattling.from_trajectories(xg, dt, window, edges=(edges, edges))
+
+    fields = jax.vmap(field_of, 1)(x)  # one field per group
+    whole = field_of(x.reshape(x.shape[0], b, 2))
+    keep = jnp.all(fields.sample_counts >= MIN_COUNT, axis=0) & jnp.all(
+        fields.window_counts > 0, axis=0
     )
+    w = keep.astype(x0.dtype)
+    group_fits = jax.vmap(lambda f: jn.rattling.fit_gamma(f.density, f.rattling, weights=w))(fields)
+    fit = jn.rattling.fit_gamma(whole.density, whole.rattling, weights=w)
+    return whole, keep, group_fits.gamma, fit
+
+
+@eqx.filter_jit
+def _reference():
+    """Exact rattling 1/2 log det D (mobility 1: D = T) and the Fokker-Planck stationary
+    density on the estimator's cells (one compiled call)."""
+    import jaxneq as jn
+
+    lo, hi, n = LOWER - 1.0, UPPER + 1.0, CELLS + 8  # 4 more cells of width 0.25 each side
+    grid = jn.fokker_planck.Grid((lo, lo), (hi, hi), (n, n))
+    p_fp = jn.fokker_planck.stationary_density(system(), grid)[4:-4, 4:-4]
+    centres = grid.centres[4:-4, 4:-4]
+    R_exact = jn.rattling.from_diffusion(jax.vmap(jax.vmap(temperature))(centres), kind="diagonal")
+    return p_fp, R_exact
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
     from jaxneq import plot
 
-    from ._table import row, size, stage
+    from ._table import concurrently, row, size, stage
 
     say = stage(progress)
     dtype = jnp.result_type(float)
@@ -62,35 +107,15 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     b = n_groups * per_group
     say(0.0, f"simulate {b} members x {n_steps} steps, trajectories saved")
     x0 = jr.normal(jr.key(0), (b, 2), dtype)
-    # the saved trajectory is n_steps x b x 2 floats (330 MB in float64 at the full size)
-    run_ = jn.langevin.simulate(system(), x0, key=jr.key(1), dt=dt, n_steps=n_steps, save_every=1)
-    x = run_.trajectory[burn_in:].reshape(-1, n_groups, per_group, 2)
-    edges = jnp.linspace(LOWER, UPPER, CELLS + 1, dtype=dtype)
-
-    def field_of(xg):
-        return jn.rattling.from_trajectories(xg, dt, window, edges=(edges, edges))
-
-    say(0.5, "rattling and density from the trajectories, fits of gamma")
-    fields = jax.jit(jax.vmap(field_of, 1))(x)  # one field per group
-    whole = field_of(x.reshape(x.shape[0], b, 2))
-    keep = jnp.all(fields.sample_counts >= MIN_COUNT, axis=0) & jnp.all(
-        fields.window_counts > 0, axis=0
+    say(0.3, "rattling and density from the trajectories, fits of gamma; Fokker–Planck reference")
+    (whole, keep, gamma_groups, fit), (p_fp, R_exact) = concurrently(
+        lambda: _fields_and_fits(x0, n_groups, n_steps, burn_in, dt, window),
+        _reference,
     )
-    w = keep.astype(dtype)
-    group_fits = jax.vmap(lambda f: jn.rattling.fit_gamma(f.density, f.rattling, weights=w))(fields)
-    fit = jn.rattling.fit_gamma(whole.density, whole.rattling, weights=w)
-    gamma_groups = np.asarray(group_fits.gamma)
+    fit_exact = jax.jit(jn.rattling.fit_gamma)(p_fp, R_exact, weights=keep.astype(dtype))
+    gamma_groups = np.asarray(gamma_groups)
     gamma_stderr = float(gamma_groups.std(ddof=1) / np.sqrt(n_groups))
-
-    # references: exact rattling 1/2 log det D (mobility 1: D = T) and the Fokker-Planck
-    # stationary density on the same cells
-    say(0.7, "reference: Fokker–Planck stationary density on the same cells")
-    lo, hi, n = LOWER - 1.0, UPPER + 1.0, CELLS + 8  # 4 more cells of width 0.25 each side
-    grid = jn.fokker_planck.Grid((lo, lo), (hi, hi), (n, n))
-    p_fp = jn.fokker_planck.stationary_density(system(), grid)[4:-4, 4:-4]
-    centres = grid.centres[4:-4, 4:-4]
-    R_exact = jn.rattling.from_diffusion(jax.vmap(jax.vmap(temperature))(centres), kind="diagonal")
-    fit_exact = jn.rattling.fit_gamma(p_fp, R_exact, weights=w)
+    n_samples = (n_steps + 1 - burn_in) * b
     # the trajectory R against the exact one (up to a constant): slope and scatter
     r_meas = np.asarray(whole.rattling)[np.asarray(keep)]
     r_ex = np.asarray(R_exact)[np.asarray(keep)]
@@ -151,7 +176,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     say(1.0, "done")
     return {
         "dtype": str(jnp.dtype(dtype)),
-        "n_samples": int(x.shape[0] * b),
+        "n_samples": n_samples,
         "n_groups": n_groups,
         "n_bins_fitted": int(keep.sum()),
         "gamma": float(fit.gamma),
