@@ -46,7 +46,7 @@ from ._design import (
     region_probability as region_probability,
     unbounded as unbounded,
 )
-from ._discretise import rates as rates
+from ._discretise import krylov_plan as krylov_plan, rates as rates
 from ._grid import Grid as Grid
 from ._observables import (
     cross_section_current as cross_section_current,

@@ -33,6 +33,7 @@ Time-dependent systems are frozen at the time `t` (default 0).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -41,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .. import langevin
+from .. import langevin, markov
 from .._util import is_concrete
 from ..markov import EdgeRates
 from ._grid import Grid
@@ -165,18 +166,61 @@ class AxisFaces(NamedTuple):
 def axis_faces(system, grid: Grid, *, t=0.0, event_shape=None) -> tuple[AxisFaces, ...]:
     """The Scharfetter–Gummel faces of every axis (see the module docstring)."""
     event = check_system(system, event_shape, grid)
-    idx = np.arange(grid.n_cells).reshape(grid.shape)
     values, _ = _face_values(system, grid, t, event)
     out = []
-    for k, (z, up, down, log_w_up, D_f) in enumerate(values):
+    for k, ((src, dst), (z, up, down, log_w_up, D_f)) in enumerate(
+        zip(_axis_pairs(grid), values, strict=True)
+    ):
         z, up, down = _finite_or_error((z, up, down), k, grid)
-        if grid.periodic[k]:
-            src, dst = idx, np.roll(idx, -1, axis=k)
-        else:
-            n = grid.shape[k]
-            src, dst = _take(idx, k, 0, n - 1), _take(idx, k, 1, n)
         out.append(AxisFaces(src, dst, up, down, z, log_w_up, D_f))
     return tuple(out)
+
+
+def _axis_pairs(grid: Grid) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per axis, the flat indices of the cells `a` and `b` (its +1 neighbour) of each face."""
+    idx = np.arange(grid.n_cells).reshape(grid.shape)
+    pairs = []
+    for k in range(grid.ndim):
+        if grid.periodic[k]:
+            pairs.append((idx, np.roll(idx, -1, axis=k)))
+        else:
+            n = grid.shape[k]
+            pairs.append((_take(idx, k, 0, n - 1), _take(idx, k, 1, n)))
+    return pairs
+
+
+def krylov_plan(grid: Grid) -> markov.KrylovPlan:
+    """The Krylov solver's preconditioner plan for the chain of `rates(system, grid)`.
+
+    `jaxneq.markov.krylov_plan` of the grid's edge list with the cell indices as
+    coordinates: its aggregates are boxes of cells (4 x 4, then 16 x 16 in 2D), which
+    halves the iterations against the graph-only plan `jaxneq.markov.stationary` builds by
+    itself (62 -> 33 on the 256 x 256 grid of `benchmarks/fokker_planck.py`).
+    `stationary_density` uses it; pass it as `krylov_plan=` when calling
+    `jaxneq.markov.stationary` on `rates(system, grid)` directly. Structure only (the same
+    for every system on this grid), built on the host and cached.
+
+    **Arguments:** `grid`, a `Grid`.
+
+    **Returns:** a `jaxneq.markov.KrylovPlan`.
+    """
+    return _cached_plan(grid.shape, grid.periodic)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_plan(shape: tuple[int, ...], periodic: tuple[bool, ...]) -> markov.KrylovPlan:
+    grid = Grid(0.0, 1.0, shape, periodic=periodic)
+    src, dst = _edge_list(_axis_pairs(grid))
+    coordinates = np.indices(shape).reshape(len(shape), -1).T
+    with jax.ensure_compile_time_eval():  # concrete arrays even inside a `jit` trace
+        return markov.krylov_plan(src, dst, grid.n_cells, coordinates=coordinates)
+
+
+def _edge_list(pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Flat `(src, dst)`: per axis, the faces a -> b, then b -> a (the order of `rates`)."""
+    src = np.concatenate([np.concatenate([a.ravel(), b.ravel()]) for a, b in pairs])
+    dst = np.concatenate([np.concatenate([b.ravel(), a.ravel()]) for a, b in pairs])
+    return src, dst
 
 
 def cell_log_diffusion(system, grid: Grid, *, t=0.0, event_shape=None) -> Array:
@@ -308,7 +352,6 @@ def rates(system: Any, grid: Grid, *, t: float = 0.0, event_shape=None) -> EdgeR
 
 
 def _edge_rates(faces, n_cells: int) -> EdgeRates:
-    src = np.concatenate([np.concatenate([f.src.ravel(), f.dst.ravel()]) for f in faces])
-    dst = np.concatenate([np.concatenate([f.dst.ravel(), f.src.ravel()]) for f in faces])
+    src, dst = _edge_list([(f.src, f.dst) for f in faces])
     rate = jnp.concatenate([jnp.concatenate([f.up.ravel(), f.down.ravel()]) for f in faces])
     return EdgeRates(jnp.asarray(src, jnp.int32), jnp.asarray(dst, jnp.int32), rate, n_cells)

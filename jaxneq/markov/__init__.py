@@ -28,7 +28,7 @@ from ._gillespie import (
     gillespie as gillespie,
     gillespie_statistics as gillespie_statistics,
 )
-from ._krylov import KrylovPlan as KrylovPlan, krylov_plan as krylov_plan
+from ._krylov_plan import KrylovPlan as KrylovPlan, krylov_plan as krylov_plan
 from ._rates import (
     EdgeRates as EdgeRates,
     generator as generator,

@@ -344,7 +344,7 @@ def _raise_eagerly(cfg: _Config, rates: Rates, code, stats, options) -> None:
 
 def _plan_for(rates: EdgeRates):
     """The Krylov preconditioner plan of a concrete edge list, cached by its structure."""
-    from ._krylov import krylov_plan
+    from ._krylov_plan import krylov_plan
 
     src, dst = np.asarray(rates.src), np.asarray(rates.dst)
     digest = hashlib.sha1(src.tobytes() + b"|" + dst.tobytes()).hexdigest()
