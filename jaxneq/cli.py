@@ -79,6 +79,8 @@ def _report(name: str, result, out_dir: pathlib.Path, seconds: float) -> None:
 
 
 def _tour(names: list[str], out_dir: pathlib.Path, quick: bool, full: bool) -> int:
+    from ._tour import _figures
+
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written, never shown
     out_dir.mkdir(parents=True, exist_ok=True)
     size = "quick" if quick else "full" if full else "default"
@@ -102,6 +104,11 @@ def _tour(names: list[str], out_dir: pathlib.Path, quick: bool, full: bool) -> i
         result["seconds"] = round(seconds, 2)
         summary[name] = result
         _report(name, result, out_dir, seconds)
+    try:
+        _figures.wait()  # the figures are written in the background while demos run
+    except Exception:
+        traceback.print_exc()
+        failed.append("figures")
     path = out_dir / "tour.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2, default=float))

@@ -19,7 +19,7 @@ import scipy.linalg
 from _stats import N_SE, unit_roundoff
 
 from jaxneq import cli
-from jaxneq._tour import DEMOS
+from jaxneq._tour import DEMOS, _figures
 
 U = unit_roundoff(np.float64)  # tests/conftest.py enables float64
 
@@ -93,6 +93,7 @@ def test_every_demo_writes_its_figure_and_its_numbers(tour):
     out, numbers = tour
     assert set(numbers) == set(CHECKED_HERE)
     for name in CHECKED_HERE:
+        _figures.wait()  # figures are written in the background
         assert (out / f"{name}.png").stat().st_size > 0, name
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _stats import N_SE, assert_within_stderr
 
-from jaxneq._tour import bit_erasure as demo
+from jaxneq._tour import _figures, bit_erasure as demo
 
 LN2 = np.log(2.0)  # T = 1
 
@@ -22,6 +22,7 @@ def _binary_entropy(p):
 def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("bit_erasure")
     got = demo.run(out, quick=True)
+    _figures.wait()  # figures are written in the background
     assert (out / "bit_erasure.png").stat().st_size > 0
     json.dumps(got)
     return got

@@ -4,7 +4,7 @@ scan's resolution, and its Langevin check agrees with the grid within the stated
 import pytest
 from _stats import N_SE
 
-from jaxneq._tour import DEMOS, blowtorch_design
+from jaxneq._tour import DEMOS, _figures, blowtorch_design
 
 
 @pytest.fixture(scope="module")
@@ -12,6 +12,7 @@ def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("blowtorch_design")
     stages = []
     got = blowtorch_design.run(out, quick=True, progress=lambda f, m: stages.append(f))
+    _figures.wait()  # figures are written in the background
     assert (out / "blowtorch_design.png").stat().st_size > 0
     assert stages[-1] == 1.0 and stages == sorted(stages)  # progress reported, in order
     return got

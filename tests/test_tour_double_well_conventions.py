@@ -9,7 +9,7 @@ import pytest
 import scipy.integrate
 from _stats import assert_within_stderr
 
-from jaxneq._tour import double_well_conventions as demo
+from jaxneq._tour import _figures, double_well_conventions as demo
 
 ALPHA = {"ito": 0.0, "stratonovich": 0.5, "isothermal": 1.0}
 QUAD = dict(epsabs=1e-12, epsrel=1e-12, limit=200)
@@ -35,6 +35,7 @@ def _left_share_by_quadrature(alpha):
 def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("double_well_conventions")
     got = demo.run(out, quick=True)
+    _figures.wait()  # figures are written in the background
     assert (out / "double_well_conventions.png").stat().st_size > 0
     json.dumps(got)
     return got

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _stats import N_SE
 
-from jaxneq._tour import DEMOS, minimum_work
+from jaxneq._tour import DEMOS, _figures, minimum_work
 
 LAM_F, T_F, K, MU = 1.0, 1.0, 1.0, 1.0
 W_STAR = K * LAM_F**2 / (2 + MU * K * T_F)
@@ -21,6 +21,7 @@ def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("minimum_work")
     stages = []
     got = minimum_work.run(out, quick=True, progress=lambda f, m: stages.append(f))
+    _figures.wait()  # figures are written in the background
     assert (out / "minimum_work.png").stat().st_size > 0
     assert stages[-1] == 1.0 and stages == sorted(stages)  # progress reported, in order
     json.dumps(got)  # JSON-serialisable

@@ -10,7 +10,7 @@ import pytest
 import scipy.integrate
 from _stats import N_SE, assert_within_stderr
 
-from jaxneq._tour import ratchet as demo
+from jaxneq._tour import _figures, ratchet as demo
 
 QUAD = dict(epsabs=1e-12, epsrel=1e-12, limit=200)
 
@@ -41,6 +41,7 @@ def _velocity_by_quadrature(phase, a, h=demo.BARRIER, T0=1.0):
 def numbers(tmp_path_factory):
     out = tmp_path_factory.mktemp("ratchet")
     got = demo.run(out, quick=True)
+    _figures.wait()  # figures are written in the background
     assert (out / "ratchet.png").stat().st_size > 0
     json.dumps(got)
     return got

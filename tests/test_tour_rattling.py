@@ -12,7 +12,7 @@ import pytest
 from _stats import N_SE, unit_roundoff
 
 import jaxneq as jn
-from jaxneq._tour import DEMOS
+from jaxneq._tour import DEMOS, _figures
 
 U = unit_roundoff(np.float64)
 NAMES = ("rattling_fit", "rattling_typicality", "rattling_design")
@@ -48,6 +48,7 @@ def test_the_demos_are_registered_and_write_their_figures(results):
     out, _ = results
     for name in NAMES:
         assert name in DEMOS
+        _figures.wait()  # figures are written in the background
         assert (out / f"{name}.png").stat().st_size > 0
 
 
@@ -162,4 +163,5 @@ def test_typicality_random_grid_landscapes_obey_the_law_exactly_when_flat(result
     np.testing.assert_allclose(got["grid_gamma_mean"][-1][0], np.mean(gammas), rtol=1e-8)
     # a potential breaks the law: log p is no longer a straight line in R
     assert got["grid_r_squared_mean"][-1][0] < 1 - 0.05
+    _figures.wait()  # figures are written in the background
     assert (out / "rattling_typicality_grids.png").stat().st_size > 0

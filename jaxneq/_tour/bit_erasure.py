@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "bit_erasure"
 TITLE = "Bit erasure: mean work against the Landauer bound T ln 2, and the 1/duration trend"
 
@@ -117,7 +119,7 @@ def _figure(out_dir, tau, mean, se, success, fit, b, dt):
         ylabel="success probability",
         xscale="log",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
 
 def _duration_rows(out, durations, mean, se, success):

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _figures
+
 NAME = "blowtorch_chain"
 TITLE = "Landauer's blowtorch in a four-state Markov chain"
 
@@ -132,7 +134,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         fmt=".-",
         title=f"Arrhenius ring of {n_ring} states",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     at_one = int(np.argmin(np.abs(r34 - 1.0)))
     tree = "tree theorem (closed form)"

@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "blowtorch_design"
 TITLE = "Blowtorch design on a Fokker–Planck grid: maximise the left well's share"
 
@@ -294,7 +296,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         xlabel="x (length)",
         ylabel="y (length)",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     scan_label = f"brute-force scan (spacing {float(scan[1] - scan[0]):.2f})"
     table = [

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "double_well_conventions"
 TITLE = "Blowtorch in a double well: Ito, Stratonovich and anti-Ito steady states"
 
@@ -110,7 +112,7 @@ def _figure(out_dir, centres, curves, out):
     axes[1].plot(centres, temperature, "k-")
     axes[1].set(xlabel="x (length)", ylabel="temperature T(x) (energy, k_B = 1)")
     axes[1].set_title("the hot spot", fontsize=9)
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _figures
+
 NAME = "driven_ring_design"
 TITLE = "Driven ring: maximise the cycle current at a fixed entropy-production budget"
 
@@ -158,7 +160,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     right.axhline(float(uniform_drive[0]), color="k", ls="--", lw=1, label="uniform drive")
     right.set(xlabel="jump i -> i+1", ylabel="drive f_i (k_B T)", xticks=edges)
     right.legend(fontsize=8)
-    jplot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
     report(1.0, "done")
     return {
         "current_uniform_drive": j_uniform,

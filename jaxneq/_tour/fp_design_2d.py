@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "fp_design_2d"
 TITLE = "2D blowtorch design: reverse or boost a circulating current (grid, scan, Langevin)"
 
@@ -226,7 +228,7 @@ def _figure(out_dir, grid, results, paths, scan, fields):
         ax.plot(*paths[key].T, style, ms=2, lw=1, label=f"Adam ({key})")
     ax.set(xlabel="hot-spot x", ylabel="hot-spot y", title="brute-force scan of centres")
     ax.legend(fontsize=8)
-    jplot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
 
 def _row(quantity, measured, reference, label, stderr=None, unit="turns / time"):

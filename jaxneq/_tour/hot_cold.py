@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "hot_cold"
 TITLE = "Hot and cold particles: run-and-chase and demixing without attraction"
 
@@ -182,7 +184,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         ylabel="y (particle diameters)",
         title=f"{n_particles} particles at t = {n_mix * dt_mix:g}",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     label = f"exact (dt -> 0); measured: dt = {dt:g} and {dt / 2:g}, extrapolated to dt -> 0"
     table = [

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _figures
+
 NAME = "inverse_design"
 TITLE = "Inverse design: place a blowtorch so that the left well holds 90 %"
 
@@ -146,7 +148,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         xlabel="Adam step",
         ylabel=r"loss $(P_\mathrm{left} - 0.9)^2$",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     table = [
         row(

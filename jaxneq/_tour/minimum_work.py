@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "minimum_work"
 TITLE = "Minimum-work protocol for moving a trap (optax through simulate vs Schmiedl-Seifert)"
 
@@ -148,7 +150,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         xlabel="Adam iteration",
         ylabel="mean work (energy, $k_B T$ = 1)",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     bias = mu * k * dt * w_star
     table = [

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "ratchet"
 TITLE = "Büttiker–Landauer ratchet: current from Langevin, the grid and the closed form"
 
@@ -143,7 +145,7 @@ def _figure(out_dir, exact, on_grid, extrapolated, se_extrapolated, curve, state
     axes[1].set(xlabel="x (periods)", ylabel="value")
     axes[1].set_title("phase +pi/2: hot slopes climbing to +x", fontsize=9)
     axes[1].legend(fontsize=8)
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
 
 def _rows(label, phase, modulation, exact, on_grid, measured, dt, n_cells):

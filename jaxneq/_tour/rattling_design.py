@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _figures
+
 NAME = "rattling_design"
 TITLE = "Design with rattling: tune drives so that a chosen state becomes the most probable"
 
@@ -125,7 +127,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     plot.optimisation_trace(
         history, ax=axes[1], xlabel="Adam step", ylabel=r"loss $-\log q_\mathrm{target}$ + reg."
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     table = [
         row(

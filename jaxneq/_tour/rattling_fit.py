@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "rattling_fit"
 TITLE = "Rattling from trajectories: fit gamma for a driven 2D particle with a temperature field"
 
@@ -154,7 +156,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         fmt=".",
         title=f"slope {slope:.3f}, scatter {float(offset.std()):.3f}",
     )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     table = [
         row(

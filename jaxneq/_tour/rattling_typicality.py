@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "rattling_typicality"
 TITLE = "Rattling typicality: gamma and fit quality over thousands of random driven chains"
 
@@ -264,4 +266,4 @@ def _figure(path, title, mean, se, spreads, drives, exact, xlabel):
                 xlabel=xlabel,
                 ylabel=LABELS[name],
             )
-    plot.save(fig, path)
+    _figures.save(fig, path)

@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from . import _figures
+
 NAME = "two_temperature"
 TITLE = "Two temperatures: phase-space current and entropy production"
 
@@ -140,7 +142,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             colorbar_label=r"density $p(r_1, r_2)$ (1 / length$^2$)",
             title=title,
         )
-    plot.save(fig, out_dir / f"{NAME}.png")
+    _figures.save(fig, out_dir / f"{NAME}.png")
 
     heat_mean = float(heat[:, 1].mean())
     heat_se = float(heat[:, 1].std(ddof=1) / np.sqrt(b))
