@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for figures and tour.json (default: ./jaxneq-tour)",
     )
     sizes = tour.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true", help="small sizes (CI, under a minute)")
+    sizes.add_argument("--quick", action="store_true", help="small sizes (CI; about a minute on 2 CPU cores)")
     sizes.add_argument("--full", action="store_true", help="large ensembles (for a GPU)")
     return parser
 
