@@ -13,7 +13,7 @@ from scipy.optimize import brentq, minimize
 
 import jaxneq as jn
 from jaxneq import fokker_planck as fp
-from jaxneq._tour import driven_ring_design as ring_demo, fp_design_2d as demo_2d
+from jaxneq._tour import _figures, driven_ring_design as ring_demo, fp_design_2d as demo_2d
 
 # ----------------------------------------------------------------------------------------
 # scale_to_budget on the uniform ring: J = (2/n) e^{-(B-E)} sinh(f/2), sigma = n J f (T = 1)
@@ -199,6 +199,7 @@ def demo_2d_quick(tmp_path_factory):
 
 def test_fp_design_2d_demo_boosts_and_reverses_the_current_like_the_scan(demo_2d_quick):
     tmp_path, out = demo_2d_quick
+    _figures.wait()  # figures are written in the background
     assert (tmp_path / "fp_design_2d.png").exists()
     # Adam reaches at least the best scanned centre (the scan is coarser than Adam's path)
     assert out["turns_max_adam"] >= out["turns_max_scan"] - 1e-6
@@ -224,6 +225,7 @@ def test_fp_design_2d_optimum_is_confirmed_by_a_large_langevin_ensemble(demo_2d_
 
 def test_driven_ring_demo_matches_slsqp_at_the_budget(tmp_path):
     out = ring_demo.run(tmp_path, quick=True)
+    _figures.wait()  # figures are written in the background
     assert (tmp_path / "driven_ring_design.png").exists()
     assert out["current_adam"] == pytest.approx(out["current_slsqp"], rel=1e-5)
     assert out["entropy_production_max_deviation_along_path"] < 1e-12
