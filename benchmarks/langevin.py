@@ -758,6 +758,19 @@ def main(argv=None):
         rows = time_cases(todo, n, steps, args.repeats)
         for name in todo:
             result["throughput"][name].append(rows[name])
+        # the rows also go to stderr, so that a run stopped early leaves its numbers
+        log(
+            json.dumps(
+                {
+                    "n": n,
+                    "million_particle_steps_per_s": {
+                        name: round(row["particle_steps_per_s"] / 1e6, 2)
+                        for name, row in rows.items()
+                        if "particle_steps_per_s" in row
+                    },
+                }
+            )
+        )
 
     def rate(name, n, field="particle_steps_per_s"):
         for row in result["throughput"].get(name, []):
