@@ -27,7 +27,12 @@ load from other processes hits them alike; the load average is recorded.
 
 `--full` reports, for every ensemble size, the fraction of the device's memory bandwidth
 reached (`--peak-bandwidth-gbs`), counting 12 bytes per jump written (int32 state, float64
-time) for paths and the gathered cumulative row (8 x 8 bytes) per jump read for both.
+time) for paths and the gathered cumulative row (8 x 8 bytes) per jump read for both. The
+stored paths are capped at about 16 GB: at ensemble size b, `gillespie` runs
+`min(1000, 1.3e9 // b)` jumps (130 at b = 1e7; 12 bytes per stored jump), while
+`gillespie_statistics` (memory O(b)) always runs 1000; the JSON records the jumps of every
+case and size (`n_jumps`), and throughputs and bandwidth fractions use them. The NumPy SSA
+runs up to b = 1e5 only; GillesPy2 is optional; the ratios are taken at b = 4096.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import sys
 import time
 
 import numpy as np
+
+_PATH_JUMPS_CAP = 1_300_000_000  # jumps stored per paths call in --full: 12 bytes each, ~16 GB
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.isdir(os.path.join(_ROOT, "jaxneq")) and _ROOT not in sys.path:
@@ -75,6 +82,8 @@ def numpy_ssa(rates, x0, n_jumps, rng):
 
 
 def runners(rates_np, b, n_jumps):
+    """The cases at ensemble size `b`: name -> (callable, jumps per member). `n_jumps` maps
+    a case name to its number of jumps."""
     import jax
     import jax.numpy as jnp
     import jax.random as jr
@@ -87,18 +96,27 @@ def runners(rates_np, b, n_jumps):
     x0_np = np.asarray(x0)
     key = jr.key(0)
     rng = np.random.default_rng(0)
+    n_paths, n_stats, n_numpy = (
+        n_jumps[k] for k in ("jaxneq_paths", "jaxneq_statistics", "numpy_ssa")
+    )
 
     def paths():
-        return jn.markov.gillespie(rates, x0, key=key, n_jumps=n_jumps).times.block_until_ready()
+        return jn.markov.gillespie(rates, x0, key=key, n_jumps=n_paths).times.block_until_ready()
 
     def statistics():
-        s = jn.markov.gillespie_statistics(rates, x0, key=key, n_jumps=n_jumps)
+        s = jn.markov.gillespie_statistics(rates, x0, key=key, n_jumps=n_stats)
         return jax.block_until_ready(s)
 
     def numpy():
-        return numpy_ssa(rates_np, x0_np, n_jumps, rng)
+        return numpy_ssa(rates_np, x0_np, n_numpy, rng)
 
     return {"jaxneq_paths": paths, "jaxneq_statistics": statistics, "numpy_ssa": numpy}
+
+
+def jumps_per_case(b, n_jumps, full):
+    """Jumps per member of every case at ensemble size `b` (paths capped in `--full`)."""
+    paths = min(n_jumps, _PATH_JUMPS_CAP // b) if full else n_jumps
+    return {"jaxneq_paths": paths, "jaxneq_statistics": n_jumps, "numpy_ssa": n_jumps}
 
 
 def gillespy2_runner(rates_np, n_jumps):
@@ -197,44 +215,52 @@ def main(argv=None):
         "benchmark": "jaxneq.markov Gillespie, random dense 8-state chain",
         "mode": "full" if args.full else "quick",
         "n_jumps": n_jumps,
+        "n_jumps_per_case": {},
         "machine": machine_info(),
         "throughput_mjumps_per_s": {},
         "notes": [args.note] if args.note else [],
     }
     for b in sizes:
-        cases = runners(rates, b, n_jumps)
+        jumps = jumps_per_case(b, n_jumps, args.full)
+        cases = runners(rates, b, jumps)
         if b > 10**5:
             cases.pop("numpy_ssa")
-        log(f"b={b}: timing {', '.join(cases)}")
+        jumps = {name: jumps[name] for name in cases}
+        result["n_jumps_per_case"][str(b)] = jumps
+        log(f"b={b}: timing {', '.join(f'{c} ({jumps[c]} jumps)' for c in cases)}")
         cpu = {}
         best = time_round_robin(cases, args.repeats, cpu)
-        rows = {name: b * n_jumps / best[name] / 1e6 for name in best}
+        rows = {name: b * jumps[name] / best[name] / 1e6 for name in best}
         result["throughput_mjumps_per_s"][str(b)] = rows
         result.setdefault("throughput_mjumps_per_cpu_s", {})[str(b)] = {
-            name: b * n_jumps / cpu[name] / 1e6 for name in cpu
+            name: b * jumps[name] / cpu[name] / 1e6 for name in cpu
         }
         if args.full and args.peak_bandwidth_gbs:
             for name, bytes_per_jump in (("jaxneq_paths", 12 + 64), ("jaxneq_statistics", 64)):
                 gbs = rows[name] * 1e6 * bytes_per_jump / 1e9
                 rows[f"{name}_bandwidth_fraction"] = gbs / args.peak_bandwidth_gbs
     rows = result["throughput_mjumps_per_s"]["4096"]
-    result["ratio_vs_numpy_ssa"] = {
-        "paths": rows["jaxneq_paths"] / rows["numpy_ssa"],
-        "statistics": rows["jaxneq_statistics"] / rows["numpy_ssa"],
-    }
-    result["statistics_over_paths"] = rows["jaxneq_statistics"] / rows["jaxneq_paths"]
     per_cpu = result["throughput_mjumps_per_cpu_s"]["4096"]
-    result["ratio_vs_numpy_ssa_cpu_time"] = {
-        "paths": per_cpu["jaxneq_paths"] / per_cpu["numpy_ssa"],
-        "statistics": per_cpu["jaxneq_statistics"] / per_cpu["numpy_ssa"],
-    }
-    peer = gillespy2_runner(rates, n_jumps)
+    for key, table in (("ratio_vs_numpy_ssa", rows), ("ratio_vs_numpy_ssa_cpu_time", per_cpu)):
+        result[key] = None
+        if "numpy_ssa" in table:
+            result[key] = {
+                "paths": table["jaxneq_paths"] / table["numpy_ssa"],
+                "statistics": table["jaxneq_statistics"] / table["numpy_ssa"],
+            }
+    result["statistics_over_paths"] = rows["jaxneq_statistics"] / rows["jaxneq_paths"]
+    try:
+        peer = gillespy2_runner(rates, n_jumps)
+        if peer is not None:
+            go, jumps, name = peer
+            best = time_round_robin({"gillespy2": go}, max(1, args.repeats // 2))["gillespy2"]
+    except Exception as error:  # a solver that fails to build or run: skip, with a note
+        peer = None
+        result["notes"].append(f"GillesPy2 failed ({type(error).__name__}: {error})")
     if peer is None:
         result["ratio_vs_gillespy2"] = None
-        result["notes"].append("GillesPy2 is not installed: ratio_vs_gillespy2 skipped")
+        result["notes"].append("GillesPy2 not installed or failed: ratio_vs_gillespy2 skipped")
     else:
-        go, jumps, name = peer
-        best = time_round_robin({"gillespy2": go}, max(1, args.repeats // 2))["gillespy2"]
         rows[f"gillespy2_{name}"] = jumps / best / 1e6
         result["ratio_vs_gillespy2"] = {
             "solver": name,

@@ -463,3 +463,41 @@ def test_jump_numbers_do_not_depend_on_the_run_length_or_block_boundaries():
         made = int(np.sum(np.asarray(long.times[i, 1:]) <= t_max))
         assert int(stats.n_jumps[i]) == made
         assert int(stats.final_state[i]) == int(long.states[i, made])
+
+
+def test_a_fixed_key_gives_the_recorded_jumps():
+    # the numbers of this key, recorded when the Philox counter scheme was introduced: a
+    # faster implementation of the same SSA must reproduce them bitwise
+    traj = jn.markov.gillespie(jnp.asarray(REVERSIBLE), jnp.array([0, 3]), key=jr.key(0), n_jumps=5)
+    np.testing.assert_array_equal(traj.states, [[0, 1, 2, 0, 1, 2], [3, 0, 1, 2, 0, 1]])
+    times = [
+        ["0x0.0p+0", "0x1.062330d957aacp-2", "0x1.c0a69086477dap-2", "0x1.dfb24c01194cap-1"]
+        + ["0x1.165f426d55491p+0", "0x1.9a94389b5929cp+0"],
+        ["0x0.0p+0", "0x1.d4e0aeb0518b4p-1", "0x1.828b0e4b03880p+0", "0x1.2379139a3d980p+1"]
+        + ["0x1.27025e141e203p+1", "0x1.350d9729e412bp+1"],
+    ]
+    expected = np.array([[float.fromhex(v) for v in row] for row in times])
+    np.testing.assert_array_equal(traj.times, expected)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16, 17, 20])
+def test_binary_search_counts_the_row_entries_at_or_below_the_target(n):
+    # the dense sampler's next state is the number of cumulative-row entries <= the target;
+    # its unrolled binary search must agree with counting them, ties and ends included
+    from jaxneq.markov._gillespie_samplers import _count_at_most
+
+    rng = np.random.default_rng(n)
+    rates = rng.uniform(0.0, 1.0, (4, n)) * (rng.random((4, n)) < 0.7)  # zeros make ties
+    table = np.cumsum(rates, axis=1)
+    rows = np.repeat(np.arange(4), 3 * n + 2)
+    targets = np.concatenate(
+        [
+            np.concatenate(
+                [row, row - 1e-3, rng.uniform(0.0, 1.0, n) * row[-1], [0.0, row[-1] + 1]]
+            )
+            for row in table
+        ]
+    )
+    got = _count_at_most(jnp.asarray(table.reshape(-1)), jnp.asarray(rows * n), n, targets)
+    expected = np.sum(table[rows] <= targets[:, None], axis=1)
+    np.testing.assert_array_equal(got, expected)

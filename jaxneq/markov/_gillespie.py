@@ -17,10 +17,11 @@ around it, on how the batch is laid out, nor on how `x0` is sharded over devices
 Randomness: jump `j` of a run draws its dwell time and its next state from ONE block of
 Philox4x32-10 with counter `j` under the run's key (`_gillespie_random`), so its numbers do
 not depend on how the jumps are grouped. The whole ensemble is advanced as `[b]` arrays in
-one compiled loop; each iteration draws the variates of `BLOCK` (16) jumps of every member
-at once, then makes the 16 jumps (unrolled), writes the paths' `[b, 16]` columns in place,
-or, for `gillespie_statistics`, adds the jumps into the occupation times and tallies the
-16 jumps' transitions into the counts once (integers, then one add per block).
+one compiled loop; each iteration draws the Philox blocks of `BLOCK` (16) jumps of every
+member at once (`[16, b]`, written once), then makes the 16 jumps in an inner scan (each
+turns its bits into its variates), writes the paths' `[b, 16]` columns in place, or, for
+`gillespie_statistics`, adds the jumps into the occupation times and the 16 jumps'
+transitions into the integer counts (one scatter-add per block; floats at the end).
 Samplers: `_gillespie_samplers`; `JumpStatistics` and its estimators:
 `_gillespie_statistics`.
 """
@@ -35,7 +36,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._util import error_if_tied, first_bad_index, is_concrete
-from ._gillespie_random import BLOCK, jump_variates, run_key
+from ._gillespie_random import BLOCK, jump_bits, run_key, variates
 from ._gillespie_samplers import sampler as _sampler
 from ._gillespie_statistics import JumpStatistics as JumpStatistics
 from ._rates import EdgeRates, Rates, n_states, validate_rates
@@ -203,15 +204,15 @@ def _paths(rates, x0, keys, n_jumps):
     states = jnp.zeros((b, n_jumps + 1), jnp.int32).at[:, 0].set(x0)
     times = jnp.zeros((b, n_jumps + 1), dtype)
 
-    def jump(carry, variates):
+    def jump(carry, bits):
         x, t = carry
-        dwell, x, _, _ = sample(x, *variates)
+        dwell, x, _, _ = sample(x, *variates(bits, dtype))
         t = t + dwell
         return (x, t), (x, t)
 
     def body(carry, block, size):
         x, t, states, times = carry
-        (x, t), (xs, ts) = jax.lax.scan(jump, (x, t), jump_variates(keys, block, size, dtype))
+        (x, t), (xs, ts) = jax.lax.scan(jump, (x, t), jump_bits(keys, block, size))
         at = (jnp.int32(0), 1 + block.astype(jnp.int32) * BLOCK)
         states = jax.lax.dynamic_update_slice(states, xs.T, at)
         times = jax.lax.dynamic_update_slice(times, ts.T, at)
@@ -325,22 +326,27 @@ def _count_size(rates, n):
     return rates.src.shape[0] if isinstance(rates, EdgeRates) else n * n
 
 
-def _statistics(rates, x, occ, counts, jumps, total_time):
-    """`JumpStatistics` of the batch (the edge list shared, `[m]`)."""
+def _statistics(rates, x, occ, counts, total_time):
+    """`JumpStatistics` of the batch (the edge list shared, `[m]`) from the integer counts."""
     b, n = occ.shape
+    jumps = jnp.sum(counts, axis=1, dtype=jnp.int32)
+    counts = counts.astype(occ.dtype)
     if isinstance(rates, EdgeRates):
         return JumpStatistics(occ, counts, total_time, jumps, x, rates.src, rates.dst)
     return JumpStatistics(occ, counts.reshape(b, n, n), total_time, jumps, x)
 
 
 def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
-    """`size` jumps of every member, folded into the occupation times (in jump order), and
-    the integer counts of this block's transitions (one batched scatter-add); with `t_max`,
-    jumps past it are not made (the dwell is cut there)."""
+    """`size` jumps of every member, folded into the occupation times (in jump order) and
+    into the integer counts (one batched scatter-add for the block; a jump not made goes to
+    the index `k`, one past the end, and is dropped); with `t_max`, jumps past it are not
+    made (the dwell is cut there)."""
+    x, t, occ, counts = carry
+    k = counts.shape[1]
 
-    def jump(carry, variates):
+    def jump(carry, bits):
         x, t, occ = carry
-        dwell, y, code, moving = sample(x, *variates)
+        dwell, y, code, moving = sample(x, *variates(bits, dtype))
         if t_max is None:
             occ = _add_at(occ, x, dwell)
             x, made = y, moving
@@ -349,44 +355,39 @@ def _jump_block(sample, keys, block, size, dtype, carry, t_max=None):
             occ = _add_at(occ, x, jnp.minimum(dwell, t_max - t))  # 0 once t = t_max
             x = jnp.where(made, y, x)
             t = jnp.minimum(t + dwell, t_max)
-        return (x, t, occ), (jnp.where(made, code, 0), made)
+        return (x, t, occ), jnp.where(made, code, k)
 
-    x, t, occ, tally = carry
-    (x, t, occ), (codes, made) = jax.lax.scan(
-        jump, (x, t, occ), jump_variates(keys, block, size, dtype)
-    )
-    if tally.shape[1] == 0:  # an edge list without edges: nothing to count
-        return x, t, occ, tally
-    add = jax.vmap(lambda row, c, v: row.at[c].add(v, mode="drop"))
-    return x, t, occ, add(tally, codes.T, made.T.astype(jnp.int32))
+    (x, t, occ), codes = jax.lax.scan(jump, (x, t, occ), jump_bits(keys, block, size))
+    if k:  # an edge list without edges has nothing to count
+        counts = jax.vmap(lambda row, c: row.at[c].add(1, mode="drop"))(counts, codes.T)
+    return x, t, occ, counts
 
 
 def _statistics_run(rates, x0, keys, n_jumps=None, t_max=None):
     """Statistics of the members `x0` `[b]` (Philox keys `[b, 2]`): `n_jumps` jumps each, or
-    until `t_max` (a `lax.while_loop` over blocks until every member has reached it)."""
+    until `t_max` (a `lax.while_loop` over blocks until every member has reached it).
+
+    The counts stay int32 through the run (exact up to 2**31 - 1 jumps per transition, as
+    `n_jumps`) and become floats once, at the end.
+    """
     sample, n = _sampler(rates), n_states(rates)
     dtype = sample.cumulative.dtype
     b, k = x0.shape[0], _count_size(rates, n)
-    zeros = jnp.zeros((b,), dtype)
-    init = (x0.astype(jnp.int32), zeros, jnp.zeros((b, n), dtype), jnp.zeros((b, k), dtype))
-    init = init + (jnp.zeros((b,), jnp.int32),)
+    init = (x0.astype(jnp.int32), jnp.zeros((b,), dtype), jnp.zeros((b, n), dtype))
+    init = init + (jnp.zeros((b, k), jnp.int32),)
 
     def body(carry, block, size):
-        x, t, occ, counts, jumps = carry
-        tally = jnp.zeros((b, k), jnp.int32)
-        x, t, occ, tally = _jump_block(sample, keys, block, size, dtype, (x, t, occ, tally), t_max)
-        counts = counts + tally.astype(dtype)
-        return x, t, occ, counts, jumps + jnp.sum(tally, axis=1, dtype=jnp.int32)
+        return _jump_block(sample, keys, block, size, dtype, carry, t_max)
 
     if t_max is None:
-        x, _, occ, counts, jumps = _blocks(n_jumps, body, init)
-        return _statistics(rates, x, occ, counts, jumps, jnp.sum(occ, axis=-1))
-    x, _, occ, counts, jumps, _ = jax.lax.while_loop(
+        x, _, occ, counts = _blocks(n_jumps, body, init)
+        return _statistics(rates, x, occ, counts, jnp.sum(occ, axis=-1))
+    x, _, occ, counts, _ = jax.lax.while_loop(
         lambda c: jnp.any(c[1] < t_max),
-        lambda c: body(c[:5], c[5], BLOCK) + (c[5] + jnp.uint32(1),),
+        lambda c: body(c[:4], c[4], BLOCK) + (c[4] + jnp.uint32(1),),
         init + (jnp.zeros((), jnp.uint32),),
     )
-    return _statistics(rates, x, occ, counts, jumps, jnp.broadcast_to(t_max, (b,)))
+    return _statistics(rates, x, occ, counts, jnp.broadcast_to(t_max, (b,)))
 
 
 def _first(stats: JumpStatistics) -> JumpStatistics:

@@ -6,11 +6,16 @@ absorbing state), the next states and the index of the transition taken (for the
 counts). The next state is the first entry of the cumulative rate table of `x` above
 $w \lambda_x$:
 
-- dense rates: the cumulative sum of each row; up to `_COMPARE_ALL_MAX` states the whole
-  row is gathered and compared at once, above that a binary search;
+- dense rates: the cumulative sum of each row and a branchless binary search in the row
+  of `x` (`_count_at_most`: $\lceil \log_2 n \rceil$ gathers, unrolled);
 - `EdgeRates`: edges sorted by source once (CSR-like offsets), a segmented cumulative sum
   per source state and a binary search inside the segment, $O(\log m)$ per jump whatever
   the number of states.
+
+The searches are unrolled Python loops, not `lax.fori_loop`s: inside the SSA's jump loop a
+nested loop costs more than its few steps (for 8 states, the unrolled search made a jump
+15% cheaper than gathering the whole row and comparing it at once, and the `fori_loop`
+search 10% dearer).
 """
 
 from __future__ import annotations
@@ -23,21 +28,30 @@ from jaxtyping import Array, Float, Int
 
 from ._rates import EdgeRates, Rates
 
-_COMPARE_ALL_MAX = 16  # dense rows up to this length: gather the row, compare all
-
 
 def _search(table, lo, hi, u, n_iter: int):
     """First index k in [lo, hi] with `table[k] > u`, for every member (`hi` when none)."""
-
-    def body(_, lohi):
-        lo, hi = lohi
+    for _ in range(n_iter):
         mid = (lo + hi) // 2
         above = table[mid] > u
         active = lo < hi
-        return jnp.where(active & ~above, mid + 1, lo), jnp.where(active & above, mid, hi)
-
-    lo, _ = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
+        lo, hi = jnp.where(active & ~above, mid + 1, lo), jnp.where(active & above, mid, hi)
     return lo
+
+
+def _count_at_most(table, base, length: int, u):
+    """The number of entries of the non-decreasing `table[base : base + length]` that are
+    `<= u`, for every member: a branchless binary search in static power-of-two steps."""
+    count = jnp.zeros_like(base)
+    step = 1 << max(length.bit_length() - 1, 0) if length else 0
+    exact = (length + 1) & length == 0  # length = 2**p - 1: no probe can pass the end
+    while step:
+        probe = count + step
+        index = base + (probe - 1 if exact else jnp.minimum(probe, length) - 1)
+        ok = table[index] <= u
+        count = jnp.where(ok if exact else ok & (probe <= length), probe, count)
+        step //= 2
+    return count
 
 
 def _dwell_and_target(exit_rate, exponential, uniform):
@@ -58,16 +72,11 @@ class _DenseSampler(eqx.Module):
 
     def __call__(self, x, exponential, uniform):
         n = self.cumulative.shape[0]
-        if n <= _COMPARE_ALL_MAX:
-            row = self.cumulative[x]
-            dwell, target, moving = _dwell_and_target(row[:, -1], exponential, uniform)
-            k = jnp.sum(row <= target[:, None], axis=1, dtype=jnp.int32)
-        else:
-            flat = self.cumulative.reshape(-1)
-            base = x * n
-            dwell, target, moving = _dwell_and_target(flat[base + n - 1], exponential, uniform)
-            n_iter = int(np.ceil(np.log2(n))) + 1
-            k = _search(flat, base, base + n - 1, target, n_iter) - base
+        flat = self.cumulative.reshape(-1)
+        base = x * n
+        dwell, target, moving = _dwell_and_target(flat[base + n - 1], exponential, uniform)
+        # the last entry (the exit rate) is > target for a moving member: search the others
+        k = _count_at_most(flat, base, n - 1, target)
         y = jnp.where(moving, k, x)
         return dwell, y, x * n + y, moving
 
