@@ -66,7 +66,7 @@ def _run_one(module, out_dir: pathlib.Path, quick: bool, full: bool, progress) -
     return module.run(out_dir, quick, progress=progress, full=full)
 
 
-def _report(name: str, result, out_dir: pathlib.Path, seconds: float) -> None:
+def _report(result, figures: list[str], seconds: float) -> None:
     from ._tour._table import format_table
 
     rows = result.get("table") if isinstance(result, dict) else None
@@ -74,7 +74,6 @@ def _report(name: str, result, out_dir: pathlib.Path, seconds: float) -> None:
         print(format_table(rows))
     else:
         print("  (this demo prints no table; its numbers are in tour.json)")
-    figures = sorted(p.name for p in out_dir.glob(f"{name}*.png"))
     print(f"  {seconds:.1f} s; figures: {', '.join(figures) or 'none'}", flush=True)
 
 
@@ -90,6 +89,7 @@ def _tour(names: list[str], out_dir: pathlib.Path, quick: bool, full: bool) -> i
         module = importlib.import_module(f"jaxneq._tour.{name}")
         print(f"\n[{i}/{len(names)}] {name}: {module.TITLE}", flush=True)
         progress = _Progress(sys.stdout, sys.stdout.isatty())
+        n_figures = len(_figures.saved())
         try:
             result = _run_one(module, out_dir, quick, full, progress)
         except Exception:  # one failing demo does not stop the tour
@@ -103,7 +103,8 @@ def _tour(names: list[str], out_dir: pathlib.Path, quick: bool, full: bool) -> i
         result = dict(result) if isinstance(result, dict) else {"result": result}
         result["seconds"] = round(seconds, 2)
         summary[name] = result
-        _report(name, result, out_dir, seconds)
+        # the figures are still being written in the background: name them, don't look
+        _report(result, [p.name for p in _figures.saved()[n_figures:]], seconds)
     try:
         _figures.wait()  # the figures are written in the background while demos run
     except Exception:
@@ -163,7 +164,9 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for figures and tour.json (default: ./jaxneq-tour)",
     )
     sizes = tour.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true", help="small sizes (CI; about a minute on 2 CPU cores)")
+    sizes.add_argument(
+        "--quick", action="store_true", help="small sizes (CI; about a minute on 2 CPU cores)"
+    )
     sizes.add_argument("--full", action="store_true", help="large ensembles (for a GPU)")
     return parser
 

@@ -136,6 +136,20 @@ def test_ensemble_snapshot_wraps_into_the_box_and_colours_by_value():
         plot.ensemble_snapshot(x, box=-1.0)
 
 
+def test_ensemble_snapshot_with_a_diameter_draws_discs_of_that_size_in_data_units():
+    x = np.array([[0.5, 1.5], [1.0, 0.25], [1.5, 1.0]])
+    T = np.array([1.0, 2.0, 3.0])
+    ax = plot.ensemble_snapshot(x, color_by=T, box=2.0, diameter=0.3)
+    discs = ax.collections[0]
+    np.testing.assert_allclose(discs.get_offsets(), x)
+    np.testing.assert_allclose(discs.get_array(), T)
+    # discs in data units ("xy"): full widths and heights equal the diameter
+    np.testing.assert_allclose(discs.get_widths(), 0.3)
+    np.testing.assert_allclose(discs.get_heights(), 0.3)
+    with pytest.raises(ValueError, match="diameter"):
+        plot.ensemble_snapshot(x, diameter=0.0)
+
+
 def test_optimisation_trace_draws_every_step_and_the_optimum():
     values = np.array([3.0, 2.0, 1.5, 1.2])
     ax = plot.optimisation_trace(values, reference=1.0, log=True, ylabel="work (k_B T)")

@@ -79,7 +79,10 @@ def test_from_diffusion_rejects_non_positive_values_eagerly_and_under_jit():
     with pytest.raises(ValueError, match="positive definite"):
         rattling.from_diffusion(jnp.array([[1.0, 2.0], [2.0, 1.0]]), kind="full")
     with pytest.raises(Exception, match="> 0"):
-        jax.jit(lambda d: rattling.from_diffusion(d, kind="diagonal"))(jnp.array([1.0, 0.0]))
+        # block: on a GPU the check runs asynchronously and raises when the result is used
+        jax.block_until_ready(
+            jax.jit(lambda d: rattling.from_diffusion(d, kind="diagonal"))(jnp.array([1.0, 0.0]))
+        )
 
 
 # ------------------------------------------------------------------------------- from_rates
@@ -106,7 +109,7 @@ def test_from_rates_under_jit_ignores_a_finite_diagonal_and_rejects_bad_rates():
     bad = rates.copy()
     bad[1, 2] = -0.5
     with pytest.raises(Exception, match="negative, NaN or infinite off-diagonal"):
-        jitted(bad)
+        jax.block_until_ready(jitted(bad))
 
 
 def test_from_rates_rejects_a_state_without_exit():
@@ -281,7 +284,9 @@ def test_fit_gamma_bad_input_raises_a_clear_error(kwargs, match):
 
 def test_fit_gamma_bad_input_raises_under_jit():
     with pytest.raises(Exception, match="`p` must be finite and > 0"):
-        jax.jit(rattling.fit_gamma)(jnp.array([1.0, -1.0, 0.5]), jnp.array([0.0, 1.0, 2.0]))
+        jax.block_until_ready(
+            jax.jit(rattling.fit_gamma)(jnp.array([1.0, -1.0, 0.5]), jnp.array([0.0, 1.0, 2.0]))
+        )
 
 
 # --------------------------------------------------------------- grad, vmap, jit, float32

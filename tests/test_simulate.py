@@ -514,9 +514,17 @@ def test_integrator_aux_is_carried_checkpointed_and_hidden_from_observables(tmp_
     )
     reference = jn.langevin.simulate(_ou(), x0, **kwargs)
     jitted = jax.jit(lambda x0: jn.langevin.simulate(_ou(), x0, **kwargs))(x0)
-    assert_pytrees_bitwise_equal(
-        (reference.x, reference.observables), (jitted.x, jitted.observables)
-    )
+    if jax.default_backend() == "cpu":
+        assert_pytrees_bitwise_equal(
+            (reference.x, reference.observables), (jitted.x, jitted.observables)
+        )
+    else:  # two compiled programs: XLA:GPU may contract a * b + c differently (1 ulp seen)
+        for a, b in zip(
+            jax.tree.leaves((reference.x, reference.observables)),
+            jax.tree.leaves((jitted.x, jitted.observables)),
+            strict=True,
+        ):
+            np.testing.assert_allclose(a, b, rtol=8 * np.finfo(a.dtype).eps, atol=0)
 
     path = tmp_path / "aux.npz"
     real_save, calls = _driver.save_checkpoint, []

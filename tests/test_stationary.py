@@ -277,7 +277,9 @@ def test_gth_gradient_memory_is_that_of_one_adjoint_solve_not_of_an_unrolled_eli
 
     forward, backward = temp_bytes(fun), temp_bytes(jax.grad(fun))
     assert backward <= 2 * forward + 8 * 8 * n * n, (forward, backward)
-    assert backward < 8 * n**3 / 10
+    # an unrolled elimination stores sum_k (n - k)^2 ~ n^3 / 3 numbers (7.3 MB); XLA:CPU
+    # assigns the adjoint 1.3 MB here, XLA:GPU (H200) 2.4 MB
+    assert backward < 8 * n**3 / 3 / 2
 
 
 # ---------------------------------------------------------------------------------------

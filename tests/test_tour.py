@@ -266,6 +266,29 @@ def test_hot_cold_demo_chase_speeds_agree_with_the_exact_speed_within_five_stder
     assert r["reference"] == pytest.approx(quadrature[-1], rel=1e-5)
 
 
+def test_hot_cold_demo_mixture_demixes_far_beyond_the_random_mixture_spread(tour):
+    """psi is 0 in expectation for a random mixture (exchangeable labels), and the spread of
+    psi over random relabellings of the same configurations is its null distribution: the
+    random start agrees with 0 within it, the late mean lies N_SE spreads above it."""
+    got = tour[1]["hot_cold"]
+    psi = np.asarray(got["demixing_order_parameter"])
+    null_start = np.asarray(got["demixing_order_parameter_initial_relabelled"])
+    null_late = np.asarray(got["demixing_order_parameter_late_relabelled"])
+    times = np.asarray(got["demixing_times"])
+    for null in (null_start, null_late):  # the relabelled values average to 0
+        assert abs(null.mean()) <= N_SE * null.std(ddof=1) / np.sqrt(null.size)
+    assert abs(psi[0]) <= N_SE * null_start.std(ddof=1)
+    late = times >= got["demixing_late_from"]
+    assert got["demixing_order_parameter_late"] == pytest.approx(psi[late].mean(), rel=1e-12)
+    assert got["demixing_order_parameter_late"] > N_SE * null_late.std(ddof=1)
+    r = table_row(got, "demixing order parameter psi, mean")
+    assert (r["measured"], r["reference"]) == (got["demixing_order_parameter_late"], 0.0)
+    assert r["stderr"] == pytest.approx(null_late.std(ddof=1), rel=1e-12)
+    r = table_row(got, "demixing order parameter psi at t = 0")
+    assert (r["measured"], r["reference"]) == (psi[0], 0.0)
+    assert r["stderr"] == pytest.approx(null_start.std(ddof=1), rel=1e-12)
+
+
 def test_unknown_demo_is_an_error_that_lists_every_demo(tmp_path, capsys):
     assert cli.main(["tour", "--out", str(tmp_path), "blowtorch_chain", "no_such_demo"]) == 2
     err = capsys.readouterr().err

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 _WRITER: ThreadPoolExecutor | None = None
 _PENDING: list[tuple[object, Future]] = []
+_SAVED: list[pathlib.Path] = []
 
 
 def save(fig, path, dpi: int = 120) -> pathlib.Path:
@@ -22,8 +23,14 @@ def save(fig, path, dpi: int = 120) -> pathlib.Path:
     if _WRITER is None:
         _WRITER = ThreadPoolExecutor(1, thread_name_prefix="jaxneq-tour-figures")
     path = pathlib.Path(path)
+    _SAVED.append(path)
     _PENDING.append((fig, _WRITER.submit(fig.savefig, path, dpi=dpi)))
     return path
+
+
+def saved() -> list[pathlib.Path]:
+    """Every path handed to `save` so far, in order (written or still being written)."""
+    return list(_SAVED)
 
 
 def wait() -> None:

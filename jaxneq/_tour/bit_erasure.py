@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "bit_erasure"
 TITLE = "Bit erasure: mean work against the Landauer bound T ln 2, and the 1/duration trend"
@@ -54,7 +54,9 @@ def _simulate(durations, mobilities, b, dt, key):
         # symmetry; the barrier of 8 T keeps them there)
         x0 = jnp.where(jr.bernoulli(ka, 0.5, (b, 1)), 1.0, -1.0).astype(jnp.result_type(float))
         well = jn.models.double_well(BARRIER, temperature=T, mobility=mobility)
-        x0 = jn.langevin.simulate(well, x0, key=kb, dt=dt, n_steps=round(1.0 / dt)).x
+        x0 = jn.langevin.simulate(
+            well, x0, key=kb, dt=dt, n_steps=round(1.0 / dt), adjoint=_table.forward_only()
+        ).x
         system = jn.models.bit_erasure(duration, BARRIER, TILT, T, mobility)
         res = jn.langevin.simulate(
             system,
@@ -64,6 +66,7 @@ def _simulate(durations, mobilities, b, dt, key):
             n_steps=n_steps,
             save_every=every,
             observables={"w": jn.observables.Work()},
+            adjoint=_table.forward_only(),
         )
         return res.observables["w"], res.trajectory[..., 0]
 
@@ -152,8 +155,7 @@ def _duration_rows(out, durations, mean, se, success):
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-
-    from ._table import row, size, stage
+    from ._table import size, stage
 
     say = stage(progress)
     durations, b, dt = size(
@@ -174,12 +176,24 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     success = np.array([(x[i, round(d)] > 0).mean() for i, d in enumerate(runs)])
     n = len(durations)
     tau = np.asarray(durations)
-    a, se_a, c, se_c = _fit_inverse_duration(tau[1:], mean[1:n], se[1:n])
-    landauer = T * np.log(2)
-    bias, se_bias = mean[n] - mean[n - 2], float(np.hypot(se[n], se[n - 2]))
-
-    out = {"durations": list(durations), "members": b, "dt": dt, "landauer_bound": landauer}
+    fit = _fit_inverse_duration(tau[1:], mean[1:n], se[1:n])
+    out = {"durations": list(durations), "members": b, "dt": dt, "landauer_bound": T * np.log(2)}
     table = _duration_rows(out, durations, mean, se, success)
+    table += _fit_rows(out, fit, checked, mean, se, success)
+    out["table"] = table
+    say(0.9, "figure")
+    _figure(out_dir, tau, mean[:n], se[:n], success[:n], fit[:3], b, dt)
+    return out
+
+
+def _fit_rows(out, fit, checked, mean, se, success) -> list[dict]:
+    """The intercept of W = a + c / tau against T ln 2, and the time-step check (the last
+    run: the protocol of duration `checked` at dt / 2); fills `out`."""
+    from ._table import row
+
+    a, se_a, c, se_c = fit
+    n = len(out["durations"])
+    bias, se_bias = mean[n] - mean[n - 2], float(np.hypot(se[n], se[n - 2]))
     out.update(
         {
             "fit_intercept": a,
@@ -194,12 +208,12 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             "success_checked_half_dt": float(success[n]),
         }
     )
-    table += [
+    return [
         row(
-            f"intercept a of W = a + c/tau (tau >= {durations[1]:g})",
+            f"intercept a of W = a + c/tau (tau >= {out['durations'][1]:g})",
             a,
             se_a,
-            landauer,
+            out["landauer_bound"],
             "T ln 2: the quasi-static limit",
             "k_B T",
         ),
@@ -212,8 +226,3 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             "k_B T",
         ),
     ]
-    out["table"] = table
-
-    say(0.9, "figure")
-    _figure(out_dir, tau, mean[:n], se[:n], success[:n], (a, se_a, c), b, dt)
-    return out

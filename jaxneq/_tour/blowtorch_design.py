@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "blowtorch_design"
 TITLE = "Blowtorch design on a Fokker–Planck grid: maximise the left well's share"
@@ -167,7 +167,13 @@ def _langevin_left(centre, p, grid, n, n_steps):
     x0 = (grid.lower[0] + (cells + jr.uniform(k2, (n,))) * grid.spacing[0])[:, None]
     obs = {"left": jn.observables.Mean(lambda x: (x[0] < 0).astype(x.dtype))}
     res = jn.langevin.simulate(
-        _system_1d(centre), x0, key=k3, dt=2e-3, n_steps=n_steps, observables=obs
+        _system_1d(centre),
+        x0,
+        key=k3,
+        dt=2e-3,
+        n_steps=n_steps,
+        observables=obs,
+        adjoint=_table.forward_only(),
     )
     return res.observables["left"]
 
@@ -187,9 +193,12 @@ def _design_1d(grid, fine, quick, full):
     return (centre, path, losses, scan, shares, share_opt, grid_error, densities, *sim)
 
 
-def _design_2d(grid2, n_steps):
+def _design_2d(grid2, n_steps, fine):
     """Adam on the 2D hot spot's (bounded) centre and the brute-force scan of centres: the
-    centre, path, scan axes and centres, shares, and the density and current at the centre."""
+    centre, path, scan axes and centres, shares, and the density and current at the centre.
+    First it compiles the 1D check on the `fine` grid (run once at the 1D start), which the
+    1D thread, the longer one, then finds cached."""
+    _at_centres_1d(jnp.asarray([0.2], fine.spacing.dtype), fine)
     raw, path2, _ = _adam_path(
         lambda r: -_left_share_2d(r, grid2),
         jnp.array([0.3, 0.2], grid2.spacing.dtype),
@@ -207,9 +216,8 @@ def _design_2d(grid2, n_steps):
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
-    from jaxneq import plot
 
-    from ._table import concurrently, row, size, stage
+    from ._table import concurrently, size, stage
 
     say = stage(progress)
     fp = jn.fokker_planck
@@ -224,15 +232,20 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     )
     one_d, two_d = concurrently(
         lambda: _design_1d(grid, fine, quick, full),
-        lambda: _design_2d(grid2, size(quick, full, 40, 120, 120)),
+        lambda: _design_2d(grid2, size(quick, full, 40, 120, 120), fine),
     )
-    centre, path, losses, scan, shares, share_opt, grid_error, densities = one_d[:8]
-    sim_mean, sim_stderr = one_d[8:]
-    best = int(np.argmax(shares))
-    centre2, path2, sx, sy, cx, cy, shares2, share_2d, p2, J2 = two_d
-    best2 = int(np.argmax(shares2))
-
     say(0.9, "figure")
+    _figure(out_dir, grid, grid2, one_d, two_d)
+    say(1.0, "done")
+    return _numbers(one_d, two_d)
+
+
+def _figure(out_dir, grid, grid2, one_d, two_d):
+    """Densities at the start and the optimum, Adam's path against the scan, the 2D design."""
+    from jaxneq import plot
+
+    centre, path, losses, scan, shares, share_opt, _, densities, sim_mean, sim_stderr = one_d
+    best = int(np.argmax(shares))
     fig, axes = plot.panels(
         3,
         title=(
@@ -268,11 +281,20 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         xlabel="hot-spot centre c (length)",
         ylabel="left well's share",
     )
+    _panel_2d(axes[2], grid2, two_d)
+    _figures.save(fig, out_dir / f"{NAME}.png")
+
+
+def _panel_2d(ax, grid2, two_d):
+    """The 2D density and current at Adam's hot spot, with Adam's path."""
+    from jaxneq import plot
+
+    centre2, path2, _, _, _, _, shares2, share_2d, p2, J2 = two_d
     plot.density_map(
         p2,
         grid=grid2,
         current=J2,
-        ax=axes[2],
+        ax=ax,
         xlabel="x (length)",
         ylabel="y (length)",
         colorbar_label="density (1 / length$^2$)",
@@ -281,7 +303,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     )
     plot.ensemble_snapshot(
         np.asarray(jax.vmap(_centre_2d)(jnp.asarray(path2))),
-        ax=axes[2],
+        ax=ax,
         size=4,
         label="Adam path",
         xlabel="x (length)",
@@ -289,15 +311,22 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     )
     plot.ensemble_snapshot(
         centre2[None],
-        ax=axes[2],
+        ax=ax,
         marker="*",
         size=150,
         label="hot spot",
         xlabel="x (length)",
         ylabel="y (length)",
     )
-    _figures.save(fig, out_dir / f"{NAME}.png")
 
+
+def _numbers(one_d, two_d) -> dict:
+    """The flat numbers the tests check and the table."""
+    from ._table import row
+
+    centre, _, losses, scan, shares, share_opt, grid_error, _, sim_mean, sim_stderr = one_d
+    centre2, _, sx, sy, cx, cy, shares2, share_2d, _, J2 = two_d
+    best, best2 = int(np.argmax(shares)), int(np.argmax(shares2))
     scan_label = f"brute-force scan (spacing {float(scan[1] - scan[0]):.2f})"
     table = [
         row("1D hot-spot centre (Adam)", centre, None, scan[best], scan_label, "length"),
@@ -339,7 +368,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             "best share of the 2D scan",
         ),
     ]
-    say(1.0, "done")
     return {
         "left_share_start": float(-losses[0]),
         "centre_adam": float(centre),

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "double_well_conventions"
 TITLE = "Blowtorch in a double well: Ito, Stratonovich and anti-Ito steady states"
@@ -62,6 +62,7 @@ def _left_fractions(convention, b, n_steps, burn_in, dt, key):
         dt=dt,
         n_steps=n_steps,
         observables={"left": jn.observables.Mean(_is_left, burn_in=burn_in)},
+        adjoint=_table.forward_only(),
     )
     return res.observables["left"]
 
@@ -118,7 +119,7 @@ def _figure(out_dir, centres, curves, out):
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
-    from ._table import concurrently, row, size, stage
+    from ._table import concurrently, size, stage
 
     say = stage(progress)
     n_cells = 200
@@ -126,9 +127,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     simulated = ["ito"] if quick else list(CONVENTIONS)
     n_steps, burn_in = round(t_total / dt), round(2.0 / dt)
     grid = jn.fokker_planck.Grid(LOWER, UPPER, n_cells)
-    centres = np.asarray(grid.centres)[:, 0]
-    h = (UPPER - LOWER) / n_cells
-    out, table, curves = {"dt": dt, "members": b, "steps": n_steps, "cells": n_cells}, [], {}
+    out = {"dt": dt, "members": b, "steps": n_steps, "cells": n_cells}
     say(
         0.05,
         "at once: grids and closed forms of the three conventions; Langevin "
@@ -140,7 +139,24 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         if c in simulated
     }
     states, *sims = concurrently(lambda: _steady_states(grid, n_cells), *runs.values())
-    sims = dict(zip(runs, sims, strict=True))
+    table, curves = _convention_rows(out, states, dict(zip(runs, sims, strict=True)))
+    if not quick:
+        say(0.85, "Ito at dt/2: the time-step bias")
+        mean, se = _langevin_left_share("ito", b, 2 * n_steps, 2 * burn_in, dt / 2, jr.key(7))
+        table.append(_half_dt_row(out, mean, se))
+    say(0.95, "figure")
+    _figure(out_dir, np.asarray(grid.centres)[:, 0], curves, out)
+    out["table"] = table
+    return out
+
+
+def _convention_rows(out, states, sims):
+    """For each convention: the grid's and (when simulated) Langevin's left share against
+    the closed form; fills `out` and returns the rows and the density curves."""
+    from ._table import row
+
+    h, dt = (UPPER - LOWER) / out["cells"], out["dt"]
+    table, curves = [], {}
     for convention, alpha in CONVENTIONS.items():
         p_grid, left_grid, p_exact, left_exact = (np.asarray(a) for a in states[convention])
         left_grid, left_exact = float(left_grid), float(left_exact)
@@ -157,7 +173,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
                 f"p ~ T^(alpha-1) exp(-int U'/T) by quadrature; grid h = {h:g}, O(h^2)",
             )
         )
-        if convention in simulated:
+        if convention in sims:
             mean, se = sims[convention]
             out[f"left_share_langevin_{convention}"] = mean
             out[f"left_share_langevin_{convention}_stderr"] = se
@@ -170,22 +186,19 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
                     "closed form, dt -> 0 (Euler–Maruyama bias O(dt))",
                 )
             )
-    if not quick:
-        say(0.85, "Ito at dt/2: the time-step bias")
-        mean, se = _langevin_left_share("ito", b, 2 * n_steps, 2 * burn_in, dt / 2, jr.key(7))
-        out["left_share_langevin_ito_half_dt"] = mean
-        out["left_share_langevin_ito_half_dt_stderr"] = se
-        table.append(
-            row(
-                f"left share, ito, Langevin (dt = {dt / 2:g})",
-                mean,
-                se,
-                out["left_share_exact_ito"],
-                "closed form, dt -> 0",
-            )
-        )
+    return table, curves
 
-    say(0.95, "figure")
-    _figure(out_dir, centres, curves, out)
-    out["table"] = table
-    return out
+
+def _half_dt_row(out, mean, se):
+    """Ito at dt/2 against the closed form: the time-step bias shrinks."""
+    from ._table import row
+
+    out["left_share_langevin_ito_half_dt"] = mean
+    out["left_share_langevin_ito_half_dt_stderr"] = se
+    return row(
+        f"left share, ito, Langevin (dt = {out['dt'] / 2:g})",
+        mean,
+        se,
+        out["left_share_exact_ito"],
+        "closed form, dt -> 0",
+    )

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "fp_design_2d"
 TITLE = "2D blowtorch design: reverse or boost a circulating current (grid, scan, Langevin)"
@@ -69,6 +69,9 @@ def turns(centre, grid, height=HEIGHT):
     s = system(centre, height)
     p = fp.stationary_density(s, grid, method=_method(grid))
     return fp.cross_section_current(s, grid, p, 1, grid.shape[1] // 2 - 1, lambda x: x[0] > 0)
+
+
+_turns_compiled = eqx.filter_jit(turns)  # one compiled function per grid, shared by stages
 
 
 def centre_of(raw):
@@ -146,7 +149,9 @@ def _langevin_batches(centre, p, grid, dts, batches, members, n_steps):
     obs = {"J": jn.observables.CurrentField(edges, coordinates=(0, 1))}
 
     def one(dt, key, x):
-        res = jn.langevin.simulate(s, x, key=key, dt=dt, n_steps=n_steps, observables=obs)
+        res = jn.langevin.simulate(
+            s, x, key=key, dt=dt, n_steps=n_steps, observables=obs, adjoint=_table.forward_only()
+        )
         return _band_current(res.observables["J"], grid)
 
     keys = jr.split(k3, batches)
@@ -245,62 +250,79 @@ def _row(quantity, measured, reference, label, stderr=None, unit="turns / time")
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
 
-    from ._table import concurrently
-
     fp = jn.fokker_planck
     report = progress or (lambda fraction, message: None)
     n = 16 if quick else 32
     grid = fp.Grid(-HALF, HALF, (n, n))
-    raw0 = fp.unbounded(jnp.asarray(START), -BOUND, BOUND)
-    steps = 30 if quick else 120
-    values, centres = _scan_centres(7 if quick else 21)
     fine = fp.Grid(-HALF, HALF, (2 * n, 2 * n))
-    fine_turns = eqx.filter_jit(turns)
-
-    def points(maximum, minimum):
-        """Start, maximum, minimum, no hot spot (height 0: T = 1 everywhere) and the scan."""
-        at = np.concatenate([np.stack([START, maximum, minimum, START]), centres])
-        heights = jnp.full(len(at), HEIGHT, raw0.dtype).at[3].set(0.0)
-        return jnp.asarray(at, raw0.dtype), heights
-
-    def compile_ahead():
-        # the grid functions compile (and run once at the start) while Adam runs; called
-        # again below with the optima, they are then cached
-        _at_centres(*points(START, START), grid)
-        fine_turns(jnp.asarray(START, raw0.dtype), fine)
-
+    values, centres = _scan_centres(7 if quick else 21)
     report(0.0, "Adam: maximise and reverse the turning current (one compiled scan)")
-    (raws, paths, _), _ = concurrently(
-        lambda: _adam_paths(raw0, jnp.asarray([-1.0, 1.0], raw0.dtype), grid, steps, 0.15),
-        compile_ahead,
-    )
-    raw_max, raw_min = raws
+    raws, paths = _adam_and_compile_ahead(grid, fine, centres, 30 if quick else 120)
     report(0.45, "brute-force scan of hot-spot centres and the grid at the optima")
     results = {
         "start": np.asarray(START),
-        "max": np.asarray(centre_of(raw_max)),
-        "min": np.asarray(centre_of(raw_min)),
+        "max": np.asarray(centre_of(raws[0])),
+        "min": np.asarray(centre_of(raws[1])),
     }
     # one call: start, maximum, minimum, no hot spot, the scan
-    at, heights = points(results["max"], results["min"])
+    at, heights = _points(results["max"], results["min"], centres, grid.spacing.dtype)
     phis, densities, currents, bands = (np.asarray(a) for a in _at_centres(at, heights, grid))
-    phi = {k: float(v) for k, v in zip(results, phis, strict=False)}
-    phi_none = float(phis[3])
-    shares = phis[4:]
-    scan = (values, centres, shares)
-    best, worst = int(np.argmax(shares)), int(np.argmin(shares))
-    grid_error = abs(float(fine_turns(at[1], fine)) - phi["max"])
-    band = float(bands[1])
+    grid_error = abs(float(_turns_compiled(at[1], fine)) - float(phis[1]))
     report(0.6, "Langevin ensemble at the optimum")
     size = (4, 256, 8.0) if quick else (8, 1024, 40.0)
-    sim, sim_se = langevin_turns(at[1], grid, *size, p=jnp.asarray(densities[1]))
+    sim = langevin_turns(at[1], grid, *size, p=jnp.asarray(densities[1]))
     report(0.9, "figures")
     paths = {
         "max": np.asarray(jax.vmap(centre_of)(paths[0])),
         "min": np.asarray(jax.vmap(centre_of)(paths[1])),
     }
+    scan = (values, centres, phis[4:])
     fields = list(zip(densities[:3], currents[:3], strict=True))
     _figure(out_dir, grid, results, paths, scan, fields)
+    report(1.0, "done")
+    return _numbers(results, phis, scan, grid_error, float(bands[1]), sim)
+
+
+def _points(maximum, minimum, centres, dtype):
+    """Start, maximum, minimum, no hot spot (height 0: T = 1 everywhere) and the scan."""
+    at = np.concatenate([np.stack([START, maximum, minimum, START]), centres])
+    heights = jnp.full(len(at), HEIGHT, dtype).at[3].set(0.0)
+    return jnp.asarray(at, dtype), heights
+
+
+def _adam_and_compile_ahead(grid, fine, centres, steps):
+    """Adam's final raw parameters and paths (maximise, reverse); meanwhile the grid
+    functions compile (and run once at the start), so that they are cached for the optima."""
+    from ._table import concurrently
+
+    raw0 = _start_raw()
+    dtype = raw0.dtype
+
+    def compile_ahead():
+        _at_centres(*_points(START, START, centres, dtype), grid)
+        _turns_compiled(jnp.asarray(START, dtype), fine)
+
+    (raws, paths, _), _ = concurrently(
+        lambda: _adam_paths(raw0, jnp.asarray([-1.0, 1.0], dtype), grid, steps, 0.15),
+        compile_ahead,
+    )
+    return raws, paths
+
+
+def _start_raw():
+    """The initial centre START in the unbounded parametrisation of `centre_of`."""
+    import jaxneq as jn
+
+    return jn.fokker_planck.unbounded(jnp.asarray(START), -BOUND, BOUND)
+
+
+def _numbers(results, phis, scan, grid_error, band, langevin) -> dict:
+    """The flat numbers the tests check and the table."""
+    values, centres, shares = scan
+    phi = {k: float(v) for k, v in zip(results, phis, strict=False)}
+    phi_none = float(phis[3])
+    best, worst = int(np.argmax(shares)), int(np.argmin(shares))
+    sim, sim_se = langevin
     resolution = float(values[1] - values[0])
     out = {
         "turns_no_hot_spot": phi_none,
@@ -334,5 +356,4 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
             stderr=sim_se,
         ),
     ]
-    report(1.0, "done")
     return out

@@ -91,9 +91,8 @@ def _fitted(x, params):
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-    from jaxneq import plot
 
-    from ._table import row, size, stage
+    from ._table import size, stage
 
     say = stage(progress)
     x = jnp.linspace(-1.6, 1.6, 41)
@@ -104,7 +103,32 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     amplitude, centre, p_start, p_end, temperature, boltzmann, left = fitted
     left_start, left_end, left_boltzmann = (float(v) for v in left)
 
+    r = {
+        "x": x,
+        "p_start": p_start,
+        "p_end": p_end,
+        "temperature": temperature,
+        "boltzmann": boltzmann,
+        "history": history,
+        "left_end": left_end,
+        "amplitude": amplitude,
+        "centre": centre,
+        "left_start": left_start,
+        "left_boltzmann": left_boltzmann,
+    }
     say(0.9, "figure")
+    _figure(out_dir, r)
+    say(1.0, "done")
+    return _numbers(r)
+
+
+def _figure(out_dir, r):
+    """The optimisation trace and the designed steady state."""
+    from jaxneq import plot
+
+    x, p_start, p_end, temperature = r["x"], r["p_start"], r["p_end"], r["temperature"]
+    boltzmann, history, left_end = r["boltzmann"], r["history"], r["left_end"]
+    amplitude, centre = r["amplitude"], r["centre"]
     edges = jnp.concatenate([x - 0.04, x[-1:] + 0.04])  # lattice sites as cells of width 0.08
     fig, axes = plot.panels(
         3,
@@ -150,6 +174,14 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     )
     _figures.save(fig, out_dir / f"{NAME}.png")
 
+
+def _numbers(r) -> dict:
+    """The flat numbers the tests check and the table."""
+    from ._table import row
+
+    left_start, left_end, left_boltzmann = r["left_start"], r["left_end"], r["left_boltzmann"]
+    amplitude, centre, history = r["amplitude"], r["centre"], r["history"]
+
     table = [
         row(
             "left well, uniform T",
@@ -162,7 +194,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         row("blowtorch amplitude", amplitude, None, None, "fitted", "energy"),
         row("blowtorch centre", centre, None, None, "fitted", "length"),
     ]
-    say(1.0, "done")
     return {
         "target_left_population": TARGET,
         "left_population_start": left_start,

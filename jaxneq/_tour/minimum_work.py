@@ -33,31 +33,70 @@ NAME = "minimum_work"
 TITLE = "Minimum-work protocol for moving a trap (optax through simulate vs Schmiedl-Seifert)"
 
 
+LAM_F, T_F, K, MU, T = 1.0, 1.0, 1.0, 1.0, 1.0  # target, duration, stiffness, mobility, T
+DT = 1e-2
+
+
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-    import optax
-
-    import jaxneq as jn
-    from jaxneq import plot
-
-    from ._table import concurrently, row, size, stage
+    from ._table import concurrently, size, stage
 
     say = stage(progress)
-    lam_f, t_f, k, mu, T = 1.0, 1.0, 1.0, 1.0, 1.0
     n_knots, b, n_iter, b_eval = size(
         quick, full, (11, 256, 150, 4096), (21, 1024, 400, 16384), (21, 16384, 400, 1 << 20)
     )
     say(0.0, f"Adam through simulate: {n_iter} iterations x {b} members")
-    dt = 1e-2
-    n_steps = round(t_f / dt)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    times = jnp.linspace(0.0, t_f, n_knots, dtype=dtype)
+    times = jnp.linspace(0.0, T_F, n_knots, dtype=dtype)
+    optimise, evaluate = _protocol_functions(times, b, b_eval, n_iter)
+    # interior limits at the grid's end points: the jumps sit just inside [0, t_f]
+    optimum_grid = LAM_F * (1 + MU * K * times) / (2 + MU * K * T_F)
+    # one independent ensemble for both protocols (same key and shape, so the same noise: a
+    # paired comparison); the exact optimum's is simulated while Adam runs
+    (values, history), w_ref = concurrently(
+        lambda: optimise(LAM_F * times / T_F),  # start: linear, without jumps
+        lambda: np.asarray(evaluate(optimum_grid.astype(dtype))),
+    )
+    say(0.8, f"evaluation: both protocols on {b_eval} fresh members")
+    t_fine = np.linspace(-0.1 * T_F, 1.1 * T_F, 600)
+    optimum, optimum_fine, *exact_works = _exact(times, values, jnp.asarray(t_fine, dtype))
+    r = {
+        "history": np.asarray(history).tolist(),
+        "times": times,
+        "values": values,
+        "t_fine": t_fine,
+        "optimum_fine": optimum_fine,
+        "optimum_grid": optimum_grid,
+        "optimum": optimum,
+        "w_opt": np.asarray(evaluate(values)),
+        "w_ref": w_ref,
+        "sizes": (n_knots, b, n_iter, b_eval),
+    }
+    r.update(zip(("w_star", "w_opt_exact", "w_linear_exact"), map(float, exact_works), strict=True))
+    say(0.95, "figure")
+    _figure(out_dir, r)
+    say(1.0, "done")
+    return _numbers(r)
+
+
+def _protocol_functions(times, b, b_eval, n_iter):
+    """`optimise(values)`: all Adam iterations in one compiled scan (fresh noise at each),
+    from `values`, returning the optimised values and the loss history; `evaluate(values)`:
+    the work of each of `b_eval` members of one fixed independent ensemble."""
+    import optax
+
+    import jaxneq as jn
 
     def simulated_work(values, key, members):
-        system = jn.models.trap_protocol(times, values, k, T, mu, initial=0.0, final=lam_f)
+        system = jn.models.trap_protocol(times, values, K, T, MU, initial=0.0, final=LAM_F)
         ka, kb = jr.split(key)
-        x0 = jnp.sqrt(T / k) * jr.normal(ka, (members, 1), dtype)
+        x0 = jnp.sqrt(T / K) * jr.normal(ka, (members, 1), times.dtype)
         res = jn.langevin.simulate(
-            system, x0, key=kb, dt=dt, n_steps=n_steps, observables={"w": jn.observables.Work()}
+            system,
+            x0,
+            key=kb,
+            dt=DT,
+            n_steps=round(T_F / DT),
+            observables={"w": jn.observables.Work()},
         )
         return res.observables["w"] + system.potential.fn.boundary_work(x0, res.x)
 
@@ -68,8 +107,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
 
     @jax.jit
     def optimise(values):
-        """All Adam iterations in one compiled scan (fresh noise at each)."""
-
         def step(carry, i):
             values, opt_state = carry
             value, grad = jax.value_and_grad(loss)(values, jr.fold_in(jr.key(0), i))
@@ -80,80 +117,82 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         (values, _), history = jax.lax.scan(step, init, jnp.arange(n_iter))
         return values, history
 
-    # interior limits at the grid's end points: the jumps sit just inside [0, t_f]
-    optimum_grid = lam_f * (1 + mu * k * times) / (2 + mu * k * t_f)
-    # one independent ensemble for both protocols (same key and shape, so the same noise: a
-    # paired comparison); the exact optimum's is simulated while Adam runs
     eval_key = jr.key(1)
-    evaluate = jax.jit(lambda v: simulated_work(v, eval_key, b_eval))
-    (values, history), w_ref = concurrently(
-        lambda: optimise(lam_f * times / t_f),  # start: linear, without jumps
-        lambda: np.asarray(evaluate(optimum_grid.astype(dtype))),
-    )
-    history = np.asarray(history).tolist()
+    return optimise, jax.jit(lambda v: simulated_work(v, eval_key, b_eval))
 
-    say(0.8, f"evaluation: both protocols on {b_eval} fresh members")
-    t_fine = np.linspace(-0.1 * t_f, 1.1 * t_f, 600)
+
+def _exact(times, values, t_fine):
+    """The Schmiedl–Seifert optimum (on the knots and on `t_fine`), W* and the exact mean
+    work of the optimised and the linear protocol (one compiled call)."""
+    import jaxneq as jn
 
     @jax.jit
     def exact(values, t_fine):
-        """The Schmiedl–Seifert optimum (on the knots and on `t_fine`), W* and the exact
-        mean work of the optimised and the linear protocol (one compiled call)."""
-
         def work(v):
-            return jn.thermo.harmonic_trap_mean_work(times, v, k, mu, initial=0.0, final=lam_f)
+            return jn.thermo.harmonic_trap_mean_work(times, v, K, MU, initial=0.0, final=LAM_F)
 
         return (
-            jn.thermo.optimal_trap_protocol(times, lam_f, t_f, k, mu),
-            jn.thermo.optimal_trap_protocol(t_fine, lam_f, t_f, k, mu),
-            jn.thermo.optimal_trap_work(lam_f, t_f, k, mu),
+            jn.thermo.optimal_trap_protocol(times, LAM_F, T_F, K, MU),
+            jn.thermo.optimal_trap_protocol(t_fine, LAM_F, T_F, K, MU),
+            jn.thermo.optimal_trap_work(LAM_F, T_F, K, MU),
             work(values),
-            work(lam_f * times / t_f),
+            work(LAM_F * times / T_F),
         )
 
-    optimum, optimum_fine, w_star, w_opt_exact, w_linear_exact = exact(
-        values, jnp.asarray(t_fine, dtype)
-    )
-    w_star, w_opt_exact, w_linear_exact = (float(v) for v in (w_star, w_opt_exact, w_linear_exact))
-    w_opt = np.asarray(evaluate(values))
-    se = lambda a: float(a.std(ddof=1) / np.sqrt(a.size))  # noqa: E731
+    return exact(values, t_fine)
 
-    jump_exact = lam_f / (2 + mu * k * t_f)
-    say(0.95, "figure")
+
+def _stderr(a) -> float:
+    return float(a.std(ddof=1) / np.sqrt(a.size))
+
+
+def _figure(out_dir, r):
+    """Adam's protocol against Schmiedl–Seifert's, and the work distributions."""
+    from jaxneq import plot
+
+    w_star, w_opt = r["w_star"], r["w_opt"]
     fig, axes = plot.panels(
         2,
         title=(
-            f"Optimised protocol: exact work {w_opt_exact:.4f} vs Schmiedl–Seifert optimum "
-            f"{w_star:.4f}; simulated {w_opt.mean():.4f} ± {se(w_opt):.4f} (1 SE, dt = {dt:g})"
+            f"Optimised protocol: exact work {r['w_opt_exact']:.4f} vs Schmiedl–Seifert optimum "
+            f"{w_star:.4f}; simulated {w_opt.mean():.4f} ± {_stderr(w_opt):.4f} (1 SE, "
+            f"dt = {DT:g})"
         ),
     )
-    ext_t = np.concatenate([[-0.1 * t_f, 0.0], np.asarray(times), [t_f, 1.1 * t_f]])
-    ext_v = np.concatenate([[0.0, 0.0], np.asarray(values), [lam_f, lam_f]])
+    ext_t = np.concatenate([[-0.1 * T_F, 0.0], np.asarray(r["times"]), [T_F, 1.1 * T_F]])
+    ext_v = np.concatenate([[0.0, 0.0], np.asarray(r["values"]), [LAM_F, LAM_F]])
     plot.estimates(
         ext_t,
         ext_v,
         ax=axes[0],
         fmt="o--",
         label="optax through simulate",
-        exact=(t_fine, np.asarray(optimum_fine)),
+        exact=(r["t_fine"], np.asarray(r["optimum_fine"])),
         exact_label="optimum (Schmiedl–Seifert)",
         xlabel=r"time t ($1/\mu k$)",
         ylabel=r"trap position $\lambda(t)$ (length)",
         title="protocol, jumps at both ends",
     )
     plot.optimisation_trace(
-        history,
+        r["history"],
         ax=axes[1],
         reference=w_star,
         reference_label=rf"$W^*$ = {w_star:.4f}",
-        label=f"mean work, {b} members",
+        label=f"mean work, {r['sizes'][1]} members",
         xlabel="Adam iteration",
         ylabel="mean work (energy, $k_B T$ = 1)",
     )
     _figures.save(fig, out_dir / f"{NAME}.png")
 
-    bias = mu * k * dt * w_star
-    table = [
+
+def _rows(r, bias, jump_exact) -> list[dict]:
+    """Exact and simulated works against W*, and the jumps against the closed form."""
+    from ._table import row
+
+    w_star, w_opt_exact, w_opt, w_ref = r["w_star"], r["w_opt_exact"], r["w_opt"], r["w_ref"]
+    em = f"dt -> 0 (Euler–Maruyama bias <= {bias:.4f})"
+    jump_label = "lambda_f / (2 + mu k t_f)"
+    return [
         row(
             "exact mean work of the optimised protocol",
             w_opt_exact,
@@ -165,51 +204,51 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         row(
             "simulated work, optimised protocol",
             w_opt.mean(),
-            se(w_opt),
+            _stderr(w_opt),
             w_opt_exact,
-            f"its exact work, dt -> 0 (Euler–Maruyama bias <= {bias:.4f})",
+            f"its exact work, {em}",
             "k_B T",
         ),
         row(
             "simulated work, exact optimum",
             w_ref.mean(),
-            se(w_ref),
+            _stderr(w_ref),
             w_star,
-            f"W*, dt -> 0 (Euler–Maruyama bias <= {bias:.4f})",
+            f"W*, {em}",
             "k_B T",
         ),
         row(
             "paired difference optimised - optimum",
             (w_opt - w_ref).mean(),
-            se(w_opt - w_ref),
+            _stderr(w_opt - w_ref),
             w_opt_exact - w_star,
             "exact excess work (same noise)",
             "k_B T",
         ),
-        row("jump at t = 0", values[0], None, jump_exact, "lambda_f / (2 + mu k t_f)", "length"),
-        row(
-            "jump at t = t_f",
-            lam_f - values[-1],
-            None,
-            jump_exact,
-            "lambda_f / (2 + mu k t_f)",
-            "length",
-        ),
+        row("jump at t = 0", r["values"][0], None, jump_exact, jump_label, "length"),
+        row("jump at t = t_f", LAM_F - r["values"][-1], None, jump_exact, jump_label, "length"),
     ]
-    say(1.0, "done")
+
+
+def _numbers(r) -> dict:
+    """The flat numbers the tests check and the table."""
+    w_opt, w_ref, values, optimum_grid = r["w_opt"], r["w_ref"], r["values"], r["optimum_grid"]
+    n_knots, b, n_iter, b_eval = r["sizes"]
+    bias = MU * K * DT * r["w_star"]
+    jump_exact = LAM_F / (2 + MU * K * T_F)
     return {
-        "work_optimum_exact": w_star,
-        "work_optimised_exact": w_opt_exact,
-        "work_linear_protocol_exact": w_linear_exact,
+        "work_optimum_exact": r["w_star"],
+        "work_optimised_exact": r["w_opt_exact"],
+        "work_linear_protocol_exact": r["w_linear_exact"],
         "work_optimised_simulated": float(w_opt.mean()),
-        "work_optimised_simulated_stderr": se(w_opt),
+        "work_optimised_simulated_stderr": _stderr(w_opt),
         "work_optimum_simulated": float(w_ref.mean()),
-        "work_optimum_simulated_stderr": se(w_ref),
+        "work_optimum_simulated_stderr": _stderr(w_ref),
         "work_difference_simulated": float((w_opt - w_ref).mean()),
-        "work_difference_simulated_stderr": se(w_opt - w_ref),
+        "work_difference_simulated_stderr": _stderr(w_opt - w_ref),
         "time_step_bias_bound": bias,
         "jump_start": float(values[0]),
-        "jump_end": float(lam_f - values[-1]),
+        "jump_end": float(LAM_F - values[-1]),
         "jump_exact": jump_exact,
         "max_abs_protocol_error_interior": float(
             np.abs(np.asarray(values - optimum_grid))[1:-1].max()
@@ -217,11 +256,11 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         "max_abs_protocol_error": float(np.abs(np.asarray(values - optimum_grid)).max()),
         "protocol_at_grid": np.asarray(values).tolist(),
         "optimum_at_grid_interior_limits": np.asarray(optimum_grid).tolist(),
-        "optimum_at_grid_with_jumps": np.asarray(optimum).tolist(),
+        "optimum_at_grid_with_jumps": np.asarray(r["optimum"]).tolist(),
         "members": b,
         "iterations": n_iter,
         "members_evaluation": b_eval,
         "knots": n_knots,
-        "dt": dt,
-        "table": table,
+        "dt": DT,
+        "table": _rows(r, bias, jump_exact),
     }

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "ratchet"
 TITLE = "Büttiker–Landauer ratchet: current from Langevin, the grid and the closed form"
@@ -74,8 +74,17 @@ def _velocity_samples(phases, modulations, dts, keys, b, n_steps, n_burn):
     def one(phase, modulation, dt, k):
         system = _system(phase, modulation)
         x0 = jr.uniform(jr.fold_in(k, 0), (b, 1), dtype=dt.dtype)
-        warm = jn.langevin.simulate(system, x0, key=jr.fold_in(k, 1), dt=dt, n_steps=n_burn).x
-        end = jn.langevin.simulate(system, warm, key=jr.fold_in(k, 2), dt=dt, n_steps=n_steps).x
+        warm = jn.langevin.simulate(
+            system, x0, key=jr.fold_in(k, 1), dt=dt, n_steps=n_burn, adjoint=_table.forward_only()
+        ).x
+        end = jn.langevin.simulate(
+            system,
+            warm,
+            key=jr.fold_in(k, 2),
+            dt=dt,
+            n_steps=n_steps,
+            adjoint=_table.forward_only(),
+        ).x
         return (end - warm)[:, 0] / (n_steps * dt)
 
     # a loop over the runs: on a CPU it compiles and runs faster than a vmap

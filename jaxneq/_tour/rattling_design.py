@@ -77,9 +77,8 @@ def _design(n, dtype, n_steps):
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-    from jaxneq import plot
 
-    from ._table import row, size, stage
+    from ._table import size, stage
 
     say = stage(progress)
     n = len(ENERGIES)
@@ -91,7 +90,32 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     history = np.asarray(history).tolist()
     q0, p0, q1, p1, boltzmann = (np.asarray(a) for a in (q0, p0, q1, p1, boltzmann))
 
+    r = {
+        "n": n,
+        "p0": p0,
+        "p1": p1,
+        "history": history,
+        "boltzmann": boltzmann,
+        "q1": q1,
+        "fit1": fit1,
+        "n_steps": n_steps,
+        "dtype": dtype,
+        "q0": q0,
+        "fit0": fit0,
+        "drives": drives,
+    }
     say(0.9, "figure")
+    _figure(out_dir, r)
+    say(1.0, "done")
+    return _numbers(r)
+
+
+def _figure(out_dir, r):
+    """The drives' optimisation trace and the designed chain's p and R."""
+    from jaxneq import plot
+
+    n, p0, p1, history, boltzmann = r["n"], r["p0"], r["p1"], r["history"], r["boltzmann"]
+    q1, fit1 = r["q1"], r["fit1"]
     fig, axes = plot.panels(
         2,
         title=(
@@ -129,6 +153,15 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
     )
     _figures.save(fig, out_dir / f"{NAME}.png")
 
+
+def _numbers(r) -> dict:
+    """The flat numbers the tests check and the table."""
+    from ._table import row
+
+    n_steps, history, p0, boltzmann = r["n_steps"], r["history"], r["p0"], r["boltzmann"]
+    p1, q1, fit1, dtype, q0, fit0 = r["p1"], r["q1"], r["fit1"], r["dtype"], r["q0"], r["fit0"]
+    drives = r["drives"]
+
     table = [
         row(
             f"p(state {TARGET}), no drive",
@@ -147,7 +180,6 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         row("most probable state, designed", int(np.argmax(p1)), None, TARGET, "the target"),
         row("gamma of the designed chain", fit1.gamma, None, None, f"kept >= {GAMMA_MIN}"),
     ]
-    say(1.0, "done")
     return {
         "dtype": str(jnp.dtype(dtype)),
         "energies": list(ENERGIES),

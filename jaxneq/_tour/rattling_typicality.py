@@ -36,35 +36,11 @@ SEED = 0
 
 
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
-    import jaxneq as jn
-
-    from ._table import concurrently, row, size, stage
+    from ._table import concurrently, stage
 
     say = stage(progress)
-    n_states = size(quick, full, 12, 32, 64)
-    n_chains = size(quick, full, 24, 256, 1024)
-    barrier_spreads = np.asarray(
-        size(quick, full, [0.0, 0.5, 1.0, 2.0], np.linspace(0.0, 3.0, 7), np.linspace(0, 3, 13))
-    )
-    drives = np.asarray(
-        size(
-            quick,
-            full,
-            [0.0, 2.0, 6.0],
-            [0.0, 1.0, 2.0, 4.0, 6.0, 10.0],
-            [0.0, 1.0, 2.0, 4.0, 6.0, 10.0],
-        )
-    )
-    keys = jr.split(jr.key(SEED), n_chains)
-
-    def one(key, barrier_spread, drive):
-        rates = jn.models.random_driven_ring(
-            key, n_states, well_spread=1.0, barrier_spread=barrier_spread, drive=drive
-        )
-        p = jn.markov.stationary(rates, method="lu")  # fast to compile; GTH for extreme chains
-        fit = jn.rattling.fit_gamma(p, jn.rattling.from_rates(rates))
-        return fit.gamma, fit.r_squared, fit.kl
-
+    one, keys, barrier_spreads, drives, n_states = _ring_setup(quick, full)
+    n_chains = keys.shape[0]
     n_total = len(barrier_spreads) * len(drives) * n_chains
     setup = _grid_setup(quick, full)
     say(
@@ -91,6 +67,58 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         ),
         xlabel="barrier spread / well-depth spread",
     )
+    table = _ring_rows(mean, se, barrier_spreads, drives, n_chains)
+    say(0.95, "figure of the grids")
+    grids = _grid_report(out_dir, setup, grid_sweep)
+    table += grids.pop("rows")
+    say(1.0, "done")
+    return {
+        **grids,
+        "seed": SEED,
+        "n_states": n_states,
+        "n_chains_per_point": n_chains,
+        "n_systems": int(n_systems),
+        "barrier_spreads": barrier_spreads.tolist(),
+        "drives": drives.tolist(),
+        "dtype": str(mean["gamma"].dtype),
+        "gamma_mean": mean["gamma"].tolist(),
+        "gamma_stderr": se["gamma"].tolist(),
+        "r_squared_mean": mean["r2"].tolist(),
+        "kl_mean": mean["kl"].tolist(),
+        "table": table,
+    }
+
+
+def _ring_setup(quick: bool, full: bool):
+    """The random driven rings: the fit of one ring, the keys of the chains, the barrier
+    spreads and drives swept, and the number of states."""
+    import jaxneq as jn
+
+    from ._table import size
+
+    n_states = size(quick, full, 12, 32, 64)
+    n_chains = size(quick, full, 24, 256, 1024)
+    barrier_spreads = np.asarray(
+        size(quick, full, [0.0, 0.5, 1.0, 2.0], np.linspace(0.0, 3.0, 7), np.linspace(0, 3, 13))
+    )
+    many = [0.0, 1.0, 2.0, 4.0, 6.0, 10.0]
+    drives = np.asarray(size(quick, full, [0.0, 2.0, 6.0], many, many))
+    keys = jr.split(jr.key(SEED), n_chains)
+
+    def one(key, barrier_spread, drive):
+        rates = jn.models.random_driven_ring(
+            key, n_states, well_spread=1.0, barrier_spread=barrier_spread, drive=drive
+        )
+        p = jn.markov.stationary(rates, method="lu")  # fast to compile; GTH for extreme chains
+        fit = jn.rattling.fit_gamma(p, jn.rattling.from_rates(rates))
+        return fit.gamma, fit.r_squared, fit.kl
+
+    return one, keys, barrier_spreads, drives, n_states
+
+
+def _ring_rows(mean, se, barrier_spreads, drives, n_chains) -> list[dict]:
+    """gamma = 1 exactly for equal barriers at every drive; the widest spread measured."""
+    from ._table import row
 
     table = [
         row(
@@ -112,25 +140,7 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
                 f"mean over {n_chains} chains (SE over chains)",
             )
         )
-    say(0.95, "figure of the grids")
-    grids = _grid_report(out_dir, setup, grid_sweep)
-    table += grids.pop("rows")
-    say(1.0, "done")
-    return {
-        **grids,
-        "seed": SEED,
-        "n_states": n_states,
-        "n_chains_per_point": n_chains,
-        "n_systems": int(n_systems),
-        "barrier_spreads": barrier_spreads.tolist(),
-        "drives": drives.tolist(),
-        "dtype": str(mean["gamma"].dtype),
-        "gamma_mean": mean["gamma"].tolist(),
-        "gamma_stderr": se["gamma"].tolist(),
-        "r_squared_mean": mean["r2"].tolist(),
-        "kl_mean": mean["kl"].tolist(),
-        "table": table,
-    }
+    return table
 
 
 def _grid_setup(quick: bool, full: bool):

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from . import _figures
+from . import _figures, _table
 
 NAME = "two_temperature"
 TITLE = "Two temperatures: phase-space current and entropy production"
@@ -50,7 +50,13 @@ def _simulate_and_exact(system, edges, b, n_steps, dt):
         "heat": jn.observables.Heat(per_dof=True, rate=True),
     }
     res = jn.langevin.simulate(
-        system, x0, key=jr.key(1), dt=dt, n_steps=n_steps, observables=observables
+        system,
+        x0,
+        key=jr.key(1),
+        dt=dt,
+        n_steps=n_steps,
+        observables=observables,
+        adjoint=_table.forward_only(),
     )
     A, D = jn.models.linear_coefficients(system, origin)
     discrete = jn.models.linear_euler_maruyama_stationary(A, D, dt)
@@ -70,65 +76,84 @@ def _simulate_and_exact(system, edges, b, n_steps, dt):
     return res.observables, exact
 
 
+T1, T2 = 4.0, 1.0  # the hot and the cold bath
+
+
 def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -> dict:
     import jaxneq as jn
-    from jaxneq import plot
 
-    from ._table import row, size, stage
+    from ._table import size, stage
 
     say = stage(progress)
-    k, lam, T1, T2 = 1.0, 1.0, 4.0, 1.0
     b, n_steps = size(quick, full, (1024, 1000), (8192, 5000), (262_144, 5000))
     say(0.0, f"simulate {b} members x {n_steps} steps with 4 streaming observables")
     dt = 0.01
-    system = jn.models.two_temperature_pair(k, lam, T1, T2)
+    system = jn.models.two_temperature_pair(1.0, 1.0, T1, T2)
     edges = jnp.linspace(-4.5, 4.5, 19)
     res, exact = _simulate_and_exact(system, edges, b, n_steps, dt)
     obs = {name: np.asarray(v, dtype=np.float64) for name, v in res.items()}
+    exact = {name: np.asarray(v, dtype=np.float64) for name, v in exact.items()}
+    m = _measured(obs, exact, b, n_steps, dt)
+    say(0.9, "figure")
+    _figure(out_dir, obs, exact, m, np.asarray(edges))
+    say(1.0, "done")
+    return _numbers(obs, exact, m)
 
-    sigma = obs["sigma"]
-    heat = obs["heat"].reshape(b, 2)
-    sigma_mean, sigma_se = float(sigma.mean()), float(sigma.std(ddof=1) / np.sqrt(b))
-    # exact values: dt -> 0 (Lyapunov theory) and for the Euler-Maruyama chain at this dt
-    D = np.asarray(exact["D"])
-    sigma_exact = float(exact["sigma"])
-    heat_exact = np.asarray(exact["heat"])
-    sigma_discrete = float(exact["sigma_dt"])
-    heat_discrete = np.asarray(exact["heat_dt"])
-    grid = exact["grid"]
-    p_exact = np.asarray(exact["p"])
-    J_exact = np.asarray(exact["J"])
-    circulation_exact = float(exact["circulation"])
+
+def _measured(obs, exact, b, n_steps, dt) -> dict:
+    """Means and standard errors of the entropy production and the heat into the cold
+    bath, and the circulation of the binned current with its standard error."""
+    sigma, heat = obs["sigma"], obs["heat"].reshape(b, 2)
     vol = float((9.0 / 18) ** 2)  # the bins of `edges`
-    X1, X2 = np.asarray(grid[..., 0]), np.asarray(grid[..., 1])
+    X1, X2 = exact["grid"][..., 0], exact["grid"][..., 1]
     J = obs["current"]
-    circulation = float(np.sum(X1 * J[..., 1] - X2 * J[..., 0]) * vol)
     # its standard error: each of the n_bin samples in a bin adds a velocity increment of
     # variance 2 D_i / dt (the noise dominates), independently from step to step
     n_samples = b * n_steps
     n_bin = n_samples * obs["density"] * vol
-    se_J = np.sqrt(2 * D * n_bin[..., None] / dt) / (n_samples * vol)
-    circulation_se = float(
-        vol * np.sqrt(np.sum((X1 * se_J[..., 1]) ** 2 + (X2 * se_J[..., 0]) ** 2))
-    )
-    # the same sum over the same bins of the exact current: the window cuts the tails
-    circulation_window = float(np.sum(X1 * J_exact[..., 1] - X2 * J_exact[..., 0]) * vol)
+    se_J = np.sqrt(2 * exact["D"] * n_bin[..., None] / dt) / (n_samples * vol)
+    J_exact = exact["J"]
+    return {
+        "b": b,
+        "n_steps": n_steps,
+        "dt": dt,
+        "sigma": float(sigma.mean()),
+        "sigma_se": float(sigma.std(ddof=1) / np.sqrt(b)),
+        "heat": float(heat[:, 1].mean()),
+        "heat_se": float(heat[:, 1].std(ddof=1) / np.sqrt(b)),
+        "circulation": float(np.sum(X1 * J[..., 1] - X2 * J[..., 0]) * vol),
+        "circulation_se": float(
+            vol * np.sqrt(np.sum((X1 * se_J[..., 1]) ** 2 + (X2 * se_J[..., 0]) ** 2))
+        ),
+        # the same sum over the same bins of the exact current: the window cuts the tails
+        "circulation_window": float(np.sum(X1 * J_exact[..., 1] - X2 * J_exact[..., 0]) * vol),
+    }
 
-    say(0.9, "figure")
+
+def _figure(out_dir, obs, exact, m, edges):
+    """Simulated and exact densities with their current arrows, side by side."""
+    from jaxneq import plot
+
     fig, axes = plot.panels(
         2,
         title=(
-            rf"$\sigma$ measured {sigma_mean:.4f} $\pm$ {sigma_se:.4f} (1 SE) at dt = {dt:g}, "
-            rf"exact for Euler–Maruyama at this dt {sigma_discrete:.4f} "
-            rf"(dt $\to$ 0: {sigma_exact:.4f}, the difference is the O(dt) bias)"
+            rf"$\sigma$ measured {m['sigma']:.4f} $\pm$ {m['sigma_se']:.4f} (1 SE) at "
+            rf"dt = {m['dt']:g}, exact for Euler–Maruyama at this dt "
+            rf"{float(exact['sigma_dt']):.4f} "
+            rf"(dt $\to$ 0: {float(exact['sigma']):.4f}, the difference is the O(dt) bias)"
         ),
         panel_size=(5.0, 4.4),
     )
-    vmax = float(max(obs["density"].max(), p_exact.max()))
-    arrow_scale = float(np.abs(J_exact).max()) / 0.8  # same arrows in both panels
+    vmax = float(max(obs["density"].max(), exact["p"].max()))
+    arrow_scale = float(np.abs(exact["J"]).max()) / 0.8  # same arrows in both panels
     for ax, p, field, title in (
-        (axes[0], obs["density"], J, f"simulated: {b} members x {n_steps} steps"),
-        (axes[1], p_exact, J_exact, "linear theory (Lyapunov covariance)"),
+        (
+            axes[0],
+            obs["density"],
+            obs["current"],
+            f"simulated: {m['b']} members x {m['n_steps']} steps",
+        ),
+        (axes[1], exact["p"], exact["J"], "linear theory (Lyapunov covariance)"),
     ):
         plot.density_map(
             p,
@@ -144,53 +169,59 @@ def run(out_dir: pathlib.Path, quick: bool, progress=None, full: bool = False) -
         )
     _figures.save(fig, out_dir / f"{NAME}.png")
 
-    heat_mean = float(heat[:, 1].mean())
-    heat_se = float(heat[:, 1].std(ddof=1) / np.sqrt(b))
-    em = f"exact for Euler–Maruyama at dt = {dt:g}"
+
+def _numbers(obs, exact, m) -> dict:
+    """The flat numbers the tests check and the table: each measurement against the exact
+    value for the Euler–Maruyama chain at the demo's dt."""
+    from ._table import row
+
+    sigma_exact, sigma_discrete = float(exact["sigma"]), float(exact["sigma_dt"])
+    heat_exact, heat_discrete = float(exact["heat"][1]), float(exact["heat_dt"][1])
+    circulation_exact = float(exact["circulation"])
+    em = f"exact for Euler–Maruyama at dt = {m['dt']:g}"
     table = [
         row(
             "entropy production rate",
-            sigma_mean,
-            sigma_se,
+            m["sigma"],
+            m["sigma_se"],
             sigma_discrete,
             f"{em} (dt -> 0: {sigma_exact:.4f})",
             "k_B / time",
         ),
         row(
             "heat into the cold bath",
-            heat_mean,
-            heat_se,
-            heat_discrete[1],
-            f"{em} (dt -> 0: {float(heat_exact[1]):.4f})",
+            m["heat"],
+            m["heat_se"],
+            heat_discrete,
+            f"{em} (dt -> 0: {heat_exact:.4f})",
             "energy / time",
         ),
         row(
             "current circulation in the window",
-            circulation,
-            circulation_se,
-            circulation_window,
+            m["circulation"],
+            m["circulation_se"],
+            m["circulation_window"],
             f"exact current summed over the same bins (all space: "
             f"{circulation_exact:.3f}; O(dt) bias not subtracted)",
             "length^2 / time",
         ),
     ]
-    say(1.0, "done")
     return {
-        "sigma_measured": sigma_mean,
-        "sigma_stderr": sigma_se,
+        "sigma_measured": m["sigma"],
+        "sigma_stderr": m["sigma_se"],
         "sigma_exact_euler_maruyama_dt": sigma_discrete,
         "sigma_exact_dt_to_0": sigma_exact,
-        "heat_to_cold_bath_measured": heat_mean,
-        "heat_to_cold_bath_stderr": heat_se,
-        "heat_to_cold_bath_exact_euler_maruyama_dt": float(heat_discrete[1]),
-        "heat_to_cold_bath_exact_dt_to_0": float(heat_exact[1]),
-        "circulation_measured": circulation,
-        "circulation_stderr": circulation_se,
-        "circulation_exact_in_window": circulation_window,
+        "heat_to_cold_bath_measured": m["heat"],
+        "heat_to_cold_bath_stderr": m["heat_se"],
+        "heat_to_cold_bath_exact_euler_maruyama_dt": heat_discrete,
+        "heat_to_cold_bath_exact_dt_to_0": heat_exact,
+        "circulation_measured": m["circulation"],
+        "circulation_stderr": m["circulation_se"],
+        "circulation_exact_in_window": m["circulation_window"],
         "circulation_exact": circulation_exact,
-        "density_max_abs_error": float(np.abs(obs["density"] - p_exact).max()),
-        "members": b,
-        "steps": n_steps,
-        "dt": dt,
+        "density_max_abs_error": float(np.abs(obs["density"] - exact["p"]).max()),
+        "members": m["b"],
+        "steps": m["n_steps"],
+        "dt": m["dt"],
         "table": table,
     }

@@ -513,6 +513,10 @@ def stationary(
         args = (rates, None, None, None, traced_options)
     try:
         p, code, stats = _solve_jit(cfg, n, *args)
+        # A GPU runs the check asynchronously: an eager `vmap` would return before the
+        # check fails and the error would surface later, elsewhere. Wait for it here (under
+        # an outer `jit` this only waits, once, while tracing).
+        jax.effects_barrier()
     except RuntimeError as error:  # JaxRuntimeError or EquinoxRuntimeError
         _reraise_cleanly(error)
         raise

@@ -128,6 +128,35 @@ def density_map(
     return ax
 
 
+def _discs(ax, x, diameter, c, cmap, label):
+    """Discs of `diameter` (data units) at the points `x`, coloured by `c` (or one colour)."""
+    from matplotlib.collections import EllipseCollection
+
+    if not (np.isfinite(diameter) and diameter > 0):
+        raise ValueError(f"`diameter` must be finite and > 0 (data units), got {diameter}")
+    d = np.full(x.shape[0], diameter)
+    discs = EllipseCollection(
+        d,
+        d,
+        np.zeros_like(d),
+        units="xy",
+        offsets=x,
+        offset_transform=ax.transData,
+        cmap=cmap,
+        label=label,
+        edgecolors="none",
+    )
+    if c is None:
+        discs.set_facecolor("C0")
+    else:
+        discs.set_array(c)
+    ax.add_collection(discs)
+    if ax.get_autoscale_on():
+        ax.update_datalim(x)
+        ax.autoscale_view()
+    return discs
+
+
 def ensemble_snapshot(
     positions,
     *,
@@ -142,6 +171,7 @@ def ensemble_snapshot(
     marker: str = "o",
     size: float = 12.0,
     cmap: str = "coolwarm",
+    diameter: float | None = None,
 ):
     r"""Particles of one ensemble member (or points of a set) in the plane.
 
@@ -152,6 +182,9 @@ def ensemble_snapshot(
       colour bar labelled `colorbar_label`.
     - `box`: optional periodic box side (a number or `(Lx, Ly)`): positions are wrapped into
       it and the axes span it, with equal aspect.
+    - `diameter`: optional particle diameter in data units: each particle is drawn as a disc
+      of that size (so a dense cluster looks dense at any zoom), instead of a marker of
+      `size` points^2.
     - `ax`, `xlabel`, `ylabel`, `label` (legend), `title`, `marker`, `size`, `cmap`.
 
     **Returns:** the axes.
@@ -176,15 +209,20 @@ def ensemble_snapshot(
         x = np.mod(x, side)
         ax.set(xlim=(0, side[0]), ylim=(0, side[1]))
         ax.set_aspect("equal")
-    if color_by is None:
-        ax.scatter(x[:, 0], x[:, 1], s=size, marker=marker, label=label)
-    else:
+    c = None
+    if color_by is not None:
         c = as_float_array(color_by, "color_by", 1)
         if c.shape != (x.shape[0],):
             raise ValueError(
                 f"`color_by` must have one value per particle ({x.shape[0]}), got {c.shape}"
             )
+    if diameter is None and c is None:
+        points = ax.scatter(x[:, 0], x[:, 1], s=size, marker=marker, label=label)
+    elif diameter is None:
         points = ax.scatter(x[:, 0], x[:, 1], s=size, marker=marker, c=c, cmap=cmap, label=label)
+    else:
+        points = _discs(ax, x, float(diameter), c, cmap, label)
+    if c is not None:
         ax.figure.colorbar(points, ax=ax, label=colorbar_label)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
