@@ -817,6 +817,19 @@ def main(argv=None):
     result["ratio_vs_numpy_n1e5"] = ratios.get("ratio_vs_numpy_n1e5")
     result["ratio_vs_scan_n1e5"] = ratios.get("ratio_vs_scan_n1e5")
 
+    if args.full and args.peak_bandwidth_gbs:
+        result["peak_bandwidth_gbs"] = args.peak_bandwidth_gbs
+        result["bytes_per_particle_step_model"] = 8
+        result["bandwidth_fraction"] = {
+            name: {
+                str(row["n"]): row["particle_steps_per_s"] * 8 / (args.peak_bandwidth_gbs * 1e9)
+                for row in result["throughput"][name]
+                if "particle_steps_per_s" in row
+            }
+            for name in ("jaxneq", "scan")
+            if name in result["throughput"]
+        }
+
     if args.throughput_only:
         result["machine"]["load_average_at_end"] = list(os.getloadavg())
         text = json.dumps(result, indent=1)
@@ -874,19 +887,6 @@ def main(argv=None):
             result["many_body"] = many_body(10**4, mb_steps, args.repeats, available("jax_md"))
         except Exception as e:
             result["many_body"] = {"error": f"{type(e).__name__}: {e}"}
-
-    if args.full and args.peak_bandwidth_gbs:
-        result["peak_bandwidth_gbs"] = args.peak_bandwidth_gbs
-        result["bytes_per_particle_step_model"] = 8
-        result["bandwidth_fraction"] = {
-            name: {
-                str(row["n"]): row["particle_steps_per_s"] * 8 / (args.peak_bandwidth_gbs * 1e9)
-                for row in result["throughput"][name]
-                if "particle_steps_per_s" in row
-            }
-            for name in ("jaxneq", "scan")
-            if name in result["throughput"]
-        }
 
     add_gradient_keys(result, min(args.repeats, 5))
 
